@@ -1,0 +1,175 @@
+"""`ipt-qa`: build the index, ask questions, evaluate, serve the page. See `ipt-qa COMMAND --help`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import QAError
+from .service import DEFAULT_CORPUS, DEFAULT_INDEX
+
+EXIT_USAGE = 2
+
+
+def _fail(msg: str) -> int:
+    print(f"ipt-qa: {' '.join(str(msg).split())}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index directory (default: %(default)s)")
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus directory (default: %(default)s)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="ipt-qa", description=(
+        "Answers questions about Interpersonal Psychotherapy (IPT) with passages quoted from its sources, "
+        "each cited to the exact characters and lines. It never writes text of its own."))
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    a = sub.add_parser("ask", help="answer questions with cited passages",
+                       description="Answer questions with cited passages. With no QUESTION, or '-', reads one "
+                                   "question per line from standard input (the model is loaded once).")
+    a.add_argument("question", nargs="*", metavar="QUESTION", help="the question (words are joined by spaces)")
+    a.add_argument("-k", type=int, default=5, help="passages per answer, 1-50 (default: %(default)s)")
+    a.add_argument("--mode", choices=("hybrid", "bm25", "dense"), default="hybrid",
+                   help="retriever: both fused (default), keywords only, or embeddings only")
+    a.add_argument("--source", action="append", dest="sources", metavar="ID",
+                   help="search only this source id (repeatable; default: all)")
+    a.add_argument("--json", action="store_true", help="print one JSON object per question (JSON Lines)")
+    _paths(a)
+
+    b = sub.add_parser("build", help="build or update the index from the corpus",
+                       description="Build or update the index. Only passages whose text changed are embedded "
+                                   "again, unless --full.")
+    b.add_argument("--full", action="store_true", help="re-embed everything instead of reusing vectors")
+    _paths(b)
+
+    e = sub.add_parser("eval", help="score retrieval on the gold set and write eval/report.md")
+    e.add_argument("--gold", type=Path, default=None, help="gold set (default: eval/gold.jsonl)")
+    e.add_argument("--json", action="store_true", help="print the figures as JSON")
+    e.add_argument("--mode", action="append", dest="modes", choices=("hybrid", "bm25", "dense"),
+                   help="modes to compare (repeatable; default: all three)")
+    e.add_argument("--split", choices=("dev", "test", "all"), default=None,
+                   help="which half to report (default: both, side by side)")
+    e.add_argument("--report", type=Path, default=None, help="where to write the Markdown report "
+                                                              "(default: eval/report.md; '-' for none)")
+    _paths(e)
+
+    s = sub.add_parser("serve", help="launch the web page (same as python app.py)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    s.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    _paths(s)
+    return ap
+
+
+def _questions(args) -> tuple[list[str], bool]:
+    if args.question and args.question != ["-"]:
+        return [" ".join(args.question)], False
+    if sys.stdin is None or sys.stdin.isatty():
+        return [], True
+    return [line.rstrip("\n") for line in sys.stdin], True
+
+
+def format_answer(ans) -> str:
+    """The readable, cited layout of `ipt-qa ask` without --json."""
+    out = [f"Q: {ans.question}"]
+    for w in ans.warnings:
+        out.append(f"  note: {w}")
+    if ans.notice:
+        out.append(f"  !! {ans.notice}")
+    if ans.abstained:
+        out.append(f"  No passage in the sources answers this ({ans.reason}).")
+        return "\n".join(out)
+    for h in ans.passages:
+        loc = f"{h.path}:{h.line_start}" + (f"-{h.line_end}" if h.line_end != h.line_start else "")
+        out.append(f"\n[{h.rank}] {h.title}" + (f" — {h.section}" if h.section and h.section != h.title else ""))
+        out.append(f"    {loc}  (chars {h.start}-{h.end}, {h.relevance}, score {h.score:.2f})")
+        for line in h.text.splitlines():
+            if line.strip():
+                out.append(f"    | {line.strip()}")
+        hl = h.text[h.highlight["start"] - h.start:h.highlight["end"] - h.start]
+        out.append(f"    best match: \u201c{hl}\u201d")
+        if h.also_in:
+            out.append("    also stated in: " + "; ".join(f"{a.title} ({a.path}:{a.line_start})" for a in h.also_in))
+    return "\n".join(out)
+
+
+def cmd_ask(args) -> int:
+    questions, batch = _questions(args)
+    if not questions:
+        return _fail("no question given; pass one as arguments, or one per line on standard input")
+    if not batch and not " ".join(questions[0].split()):
+        return _fail("the question is empty; type a question about Interpersonal Psychotherapy (IPT)")
+    if not 1 <= args.k <= 50:
+        return _fail(f"-k must be between 1 and 50, not {args.k}")
+    from .service import open_searcher
+
+    searcher = open_searcher(args.index, args.corpus)
+    first = True
+    # Batches are answered in slices so output streams and one model call serves many questions.
+    for i in range(0, len(questions), 32):
+        for ans in searcher.ask_many(questions[i:i + 32], k=args.k, mode=args.mode, sources=args.sources):
+            if args.json:
+                print(json.dumps(ans.to_dict(), ensure_ascii=False), flush=True)
+            else:
+                print(("" if first else "\n" + "=" * 72 + "\n") + format_answer(ans), flush=True)
+            for w in ans.warnings:
+                print(f"ipt-qa: warning: {w}", file=sys.stderr)
+            first = False
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .index import build_index
+    from .service import load_embedder
+
+    report = build_index(args.corpus, args.index, load_embedder(), full=args.full)
+    print(report.summary())
+    from .evaluate import DEFAULT_GOLD, validate_gold_file
+
+    if DEFAULT_GOLD.is_file():
+        problems = validate_gold_file(DEFAULT_GOLD, args.corpus)
+        if problems:
+            print(f"gold set {DEFAULT_GOLD}: {len(problems)} quote(s) no longer found in their source:")
+            for p in problems:
+                print(f"  {p}")
+        else:
+            print(f"gold set {DEFAULT_GOLD}: every quote still found in its source")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import run_eval_command
+
+    return run_eval_command(args)
+
+
+def cmd_serve(args) -> int:
+    os.environ["IPT_QA_INDEX"] = str(args.index)
+    os.environ["IPT_QA_CORPUS"] = str(args.corpus)
+    from app import main as app_main  # the page lives in app.py at the project root
+
+    app_main(host=args.host, port=args.port, index_dir=args.index, corpus_dir=args.corpus)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return {"ask": cmd_ask, "build": cmd_build, "eval": cmd_eval, "serve": cmd_serve}[args.command](args)
+    except QAError as e:
+        return _fail(e)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `ipt-qa ask ... | head` closing the pipe is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

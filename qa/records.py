@@ -1,0 +1,69 @@
+"""The records that leave the library: what `ipt-qa ask --json`, the web API and the evaluation see."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Citation:
+    """Where a passage stands: `text == open(path, encoding="utf-8").read()[start:end]`."""
+
+    source_id: str
+    title: str
+    path: str
+    section: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+
+
+@dataclass
+class AlsoIn(Citation):
+    """The same statement in another source (grouped under the best passage)."""
+
+    text: str = ""
+    highlight: dict = field(default_factory=dict)
+
+
+@dataclass
+class Hit(Citation):
+    rank: int = 0
+    score: float = 0.0  # fused score scaled so that 1.0 is the best possible (first in every retriever)
+    similarity: float = 0.0  # cosine between question and passage, for a readable relevance label
+    text: str = ""
+    highlight: dict = field(default_factory=dict)  # {"start", "end"}: best-matching sentence, absolute offsets
+    url: str = ""
+    also_in: list[AlsoIn] = field(default_factory=list)
+
+    @property
+    def relevance(self) -> str:
+        """A label a person can read; the cut-offs follow the similarity seen on answerable dev questions."""
+        if self.similarity >= 0.55:
+            return "strong match"
+        if self.similarity >= 0.40:
+            return "good match"
+        return "partial match"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        order = ["rank", "score", "similarity", "source_id", "title", "path", "section", "start", "end",
+                 "line_start", "line_end", "text", "highlight", "url", "also_in"]
+        return {k: d[k] for k in order}
+
+
+@dataclass
+class Answer:
+    question: str
+    abstained: bool
+    reason: str | None
+    passages: list[Hit]
+    warnings: list[str] = field(default_factory=list)  # e.g. the question was cut to the length bound
+    notice: str | None = None  # crisis notice when the question mentions suicide or self-harm
+    mode: str = "hybrid"
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "abstained": self.abstained, "reason": self.reason,
+                "passages": [h.to_dict() for h in self.passages], "warnings": list(self.warnings),
+                "notice": self.notice, "mode": self.mode}

