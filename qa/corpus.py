@@ -39,6 +39,7 @@ class Source:
 
 
 def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks (model weights are large)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -48,8 +49,6 @@ def file_sha256(path: Path) -> str:
 
 def decode_source(path: Path, data: bytes) -> str:
     """Decode a source file's bytes as `open(path, encoding="utf-8").read()` would, or say what is wrong."""
-    if not data.strip():
-        raise CorpusError(f"{path}: the file is empty; remove it and its manifest entry, or give it text")
     if b"\x00" in data:
         raise CorpusError(f"{path}: the file looks binary (it contains NUL bytes); sources must be UTF-8 text")
     try:
@@ -59,6 +58,9 @@ def decode_source(path: Path, data: bytes) -> str:
             f"{path}: not valid UTF-8 (byte {e.start}: {data[e.start:e.start + 1]!r}); "
             "convert it, e.g. `iconv -f latin1 -t utf-8`"
         ) from None
+    # Checked on the text, not the bytes: a file holding only a byte-order mark or Unicode spaces is empty too.
+    if not text.replace("\ufeff", "").strip():
+        raise CorpusError(f"{path}: the file is empty; remove it and its manifest entry, or give it text")
     # Universal newlines, exactly as text-mode open() does, so offsets match open(path).read().
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -74,18 +76,33 @@ def _entry(raw: dict, n: int, manifest: Path) -> dict:
         raise CorpusError(f"{where}: id {raw['id']!r} must be lower-case letters, digits and hyphens")
     if Path(raw["file"]).name != raw["file"]:
         raise CorpusError(f"{where}: file {raw['file']!r} must be a plain file name inside the corpus folder")
+    if Path(raw["file"]).suffix.lower() not in SOURCE_SUFFIXES:
+        # Only these are read as plain text (.md with its headings); a PDF or .docx needs converting first.
+        raise CorpusError(f"{manifest.parent / raw['file']}: sources must be {' or '.join(SOURCE_SUFFIXES)} files "
+                          f"(listed in {manifest.name} as {raw['id']!r}); convert it to text first")
+    if not isinstance(raw.get("url", ""), str):
+        raise CorpusError(f"{where} ({raw['id']!r}): url must be a string")
+    links = raw.get("links", [])
+    if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
+        raise CorpusError(f"{where} ({raw['id']!r}): links must be a list of strings, e.g. links = [\"https://...\"]")
     return raw
 
 
-def read_manifest(corpus_dir: Path) -> list[dict]:
+def _parse_manifest(corpus_dir: Path) -> tuple[list[dict], str]:
+    """The manifest's validated entries and the SHA-256 of the very bytes they were parsed from."""
     manifest = corpus_dir / MANIFEST_NAME
     if not manifest.is_file():
         raise CorpusError(f"{manifest}: no corpus manifest; create it with one [[source]] entry per file")
+    data = manifest.read_bytes()
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        parsed = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise CorpusError(f"{manifest}: cannot parse: {e}") from None
-    entries = [_entry(raw, n, manifest) for n, raw in enumerate(data.get("source", []), 1)]
+    raw_entries = parsed.get("source", [])
+    if not isinstance(raw_entries, list):
+        # `[source]` (one table) instead of `[[source]]` (an array of tables) is an easy slip to make.
+        raise CorpusError(f"{manifest}: write each entry as [[source]] (double brackets), not [source]")
+    entries = [_entry(raw, n, manifest) for n, raw in enumerate(raw_entries, 1)]
     if not entries:
         raise CorpusError(f"{manifest}: lists no [[source]] entries")
     for key in ("id", "file"):
@@ -94,15 +111,37 @@ def read_manifest(corpus_dir: Path) -> list[dict]:
             if e[key] in seen:
                 raise CorpusError(f"{manifest}: {key} {e[key]!r} appears twice")
             seen.add(e[key])
-    return entries
+    return entries, hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(corpus_dir: Path) -> list[dict]:
+    """The validated [[source]] entries of the corpus manifest (a CorpusError names what is wrong)."""
+    return _parse_manifest(Path(corpus_dir))[0]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    sources: list[Source]
+    # What the index records to notice later edits: source id -> SHA-256 of the bytes read, plus the
+    # manifest's own hash (same keys as corpus_fingerprint()).
+    fingerprint: dict[str, str]
 
 
 def load_corpus(corpus_dir: str | os.PathLike) -> list[Source]:
     """Read every source listed in the manifest; refuse (naming the file) anything unlisted, missing or unreadable."""
+    return read_corpus(corpus_dir).sources
+
+
+def read_corpus(corpus_dir: str | os.PathLike) -> Corpus:
+    """Like load_corpus, with the fingerprint of exactly the bytes that were read.
+
+    Hashing the files again afterwards (corpus_fingerprint) could see an edit made in between and record
+    it as indexed when it was not; here every file, the manifest included, is read once.
+    """
     corpus_dir = Path(corpus_dir).resolve()
     if not corpus_dir.is_dir():
         raise CorpusError(f"{corpus_dir}: no such corpus folder")
-    entries = read_manifest(corpus_dir)
+    entries, manifest_sha256 = _parse_manifest(corpus_dir)
     listed = {e["file"] for e in entries}
     unlisted = sorted(
         p.name for p in corpus_dir.iterdir()
@@ -115,30 +154,39 @@ def load_corpus(corpus_dir: str | os.PathLike) -> list[Source]:
             + (f" (also unlisted: {', '.join(unlisted[1:])})" if len(unlisted) > 1 else "")
         )
     sources: list[Source] = []
-    by_hash: dict[str, str] = {}
+    fingerprint = {f"manifest:{MANIFEST_NAME}": manifest_sha256}
+    by_text: dict[str, str] = {}
     for e in entries:
         path = corpus_dir / e["file"]
         if not path.is_file():
             raise CorpusError(f"{path}: listed in {MANIFEST_NAME} as {e['id']!r} but the file does not exist")
         data = path.read_bytes()
         text = decode_source(path, data)
+        # Compared after decoding, so one text saved twice with different line ends is still caught.
+        same = hashlib.sha256(text.lstrip("\ufeff").strip().encode("utf-8")).hexdigest()
+        if same in by_text:
+            raise CorpusError(f"{path}: same content as source {by_text[same]!r}; keep one of them")
+        by_text[same] = e["id"]
         digest = hashlib.sha256(data).hexdigest()
-        if digest in by_hash:
-            raise CorpusError(f"{path}: same content as source {by_hash[digest]!r}; keep one of them")
-        by_hash[digest] = e["id"]
+        fingerprint[e["id"]] = digest
         sources.append(Source(
             id=e["id"], title=e["title"].strip(), path=path, text=text, sha256=digest,
-            url=str(e.get("url", "") or ""), links=tuple(e.get("links", []) or ()),
+            url=e.get("url", "") or "", links=tuple(e.get("links", []) or ()),
             provenance=str(e.get("provenance", "") or ""),
         ))
-    return sources
+    return Corpus(sources, fingerprint)
 
 
 def corpus_fingerprint(corpus_dir: str | os.PathLike) -> dict[str, str]:
-    """Cheap staleness check: source id -> SHA-256 of its file, plus the manifest's own hash."""
+    """Cheap staleness check: source id -> SHA-256 of its file, plus the manifest's own hash.
+
+    Unlike read_corpus it does not validate the files (a missing one is "missing"), so that a stale index
+    can say what changed; a manifest that cannot be parsed raises CorpusError.
+    """
     corpus_dir = Path(corpus_dir).resolve()
-    out = {f"manifest:{MANIFEST_NAME}": file_sha256(corpus_dir / MANIFEST_NAME)}
-    for e in read_manifest(corpus_dir):
+    entries, manifest_sha256 = _parse_manifest(corpus_dir)
+    out = {f"manifest:{MANIFEST_NAME}": manifest_sha256}
+    for e in entries:
         path = corpus_dir / e["file"]
         out[e["id"]] = file_sha256(path) if path.is_file() else "missing"
     return out

@@ -115,7 +115,12 @@ def is_relevant(source_id: str, start: int, end: int, spans: list[tuple[str, int
 def evaluate(searcher, questions: list[GoldQuestion], texts: dict[str, str], modes=MODES, k: int = 10) -> dict:
     """Run every question in every mode; return figures per mode and split, plus per-question details.
     `texts`: source id -> text, to locate the gold quotes."""
+    import warnings
+
     from ranx import Qrels, Run, evaluate as ranx_evaluate
+
+    # ranx's numba kernels warn about an integer cast on every call; the figures are unaffected.
+    warnings.filterwarnings("ignore", message=".*unsafe cast.*")
 
     span_id = {(p.source_id, p.start, p.end): p.id for p in searcher.index.passages}
     spans = {q.id: relevant_spans(q, texts) for q in questions if q.answerable}
@@ -131,7 +136,7 @@ def evaluate(searcher, questions: list[GoldQuestion], texts: dict[str, str], mod
         per_q = {}
         for q, ans in zip(questions, answers):
             ids = [span_id.get((h.source_id, h.start, h.end), f"{h.source_id}@{h.start}") for h in ans.passages]
-            per_q[q.id] = {"abstained": ans.abstained, "ids": ids, "hits": ans.passages}
+            per_q[q.id] = {"abstained": ans.abstained, "ids": ids, "hits": ans.passages, "signals": ans.signals}
         results["questions"][mode] = per_q
         results["modes"][mode] = {}
         for split in ("dev", "test", "all"):
@@ -160,3 +165,153 @@ def evaluate(searcher, questions: list[GoldQuestion], texts: dict[str, str], mod
             results["modes"][mode][split] = figures
     results["spans"] = spans
     return results
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report
+
+TABLE_COLUMNS = ["Recall@1", "Recall@3", "Recall@5", "Recall@10", "mrr@10", "ndcg@10", "wrongly_abstained",
+                 "abstain_recall", "abstain_precision"]
+HEADERS = {"mrr@10": "MRR@10", "ndcg@10": "nDCG@10", "wrongly_abstained": "answerable abstained",
+           "abstain_recall": "off-topic abstained", "abstain_precision": "abstention precision"}
+
+
+def table(results: dict, split: str) -> str:
+    """A Markdown table of the figures of every mode for one split."""
+    cols = TABLE_COLUMNS
+    lines = ["| mode | " + " | ".join(HEADERS.get(c, c) for c in cols) + " |",
+             "| --- | " + " | ".join("---:" for _ in cols) + " |"]
+    for mode, per_split in results["modes"].items():
+        f = per_split[split]
+        lines.append(f"| {mode} | " + " | ".join(f"{f[c]:.3f}" if c in f else "–" for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def failures(results: dict, questions: list[GoldQuestion], mode: str, texts: dict[str, str]) -> list[str]:
+    """Lines for the report: answerable questions whose first passage is not an acceptable one, what came
+    first instead; off-topic questions that were answered; answerable ones that were abstained on."""
+    out = []
+    for q in questions:
+        r = results["questions"][mode][q.id]
+        hits = r["hits"]
+        if q.answerable:
+            spans = results["spans"][q.id]
+            if r["abstained"]:
+                out.append(f"- `{q.id}` ({q.split}) **{q.question}**: abstained, but the sources answer it")
+            elif not hits or not is_relevant(hits[0].source_id, hits[0].start, hits[0].end, spans):
+                rank = next((h.rank for h in hits if is_relevant(h.source_id, h.start, h.end, spans)), None)
+                first = hits[0] if hits else None
+                shown = (f"`{first.source_id}` {first.section or '(no heading)'!s}: "
+                         f"\u201c{' '.join(first.text.split())[:110]}\u2026\u201d") if first else "nothing"
+                out.append(f"- `{q.id}` ({q.split}) **{q.question}**: first was {shown}; acceptable at rank "
+                           f"{rank if rank else '>10'}; expected e.g. `{q.answers[0].source_id}` "
+                           f"\u201c{q.answers[0].quote[:80]}\u201d")
+        elif not r["abstained"]:
+            out.append(f"- `{q.id}` ({q.split}) **{q.question}** (off-topic): answered with "
+                       f"`{hits[0].source_id}` {hits[0].section!s} (similarity signal "
+                       f"{r['signals'].get('top_sentence', 0):.2f})")
+    return out
+
+
+def plot_recall(results: dict, path: Path, split: str = "test") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for mode, per_split in results["modes"].items():
+        f = per_split[split]
+        ax.plot(KS, [f[f"Recall@{k}"] for k in KS], marker="o", label=mode)
+    ax.set_xlabel("k (passages shown)")
+    ax.set_ylabel("Recall@k (answered in the first k)")
+    ax.set_title(f"Recall at k per mode, {split} half of the gold set")
+    ax.set_xticks(KS)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, str], path: Path,
+                 gold_path: Path) -> None:
+    png = path.with_name("recall_at_k.png")
+    plot_recall(results, png)
+    n_dev = sum(q.split == "dev" for q in questions)
+    n_test = len(questions) - n_dev
+    parts = [
+        "# Retrieval evaluation",
+        "",
+        f"Gold set: `{gold_path.name}`, {len(questions)} learner-style questions "
+        f"({sum(q.answerable for q in questions)} answerable, {sum(not q.answerable for q in questions)} "
+        f"off-topic or unanswerable), split into a **dev** half ({n_dev}) used for tuning and a **test** half "
+        f"({n_test}) only reported. Written by `ipt-qa eval`; regenerate it after any change.",
+        "",
+        "Recall@k is the share of answerable questions with an acceptable passage among the first k "
+        "(a passage is acceptable when its span overlaps a gold quote). MRR@10 and nDCG@10 come from ranx. "
+        "Abstention figures are over the off-topic questions; \"answerable abstained\" is the share of "
+        "answerable questions wrongly refused.",
+        "",
+        "## Test half (held out from tuning)",
+        "",
+        table(results, "test"),
+        "",
+        "## Dev half (tuned on)",
+        "",
+        table(results, "dev"),
+        "",
+        f"![Recall at k per mode]({png.name})",
+        "",
+        "## Where hybrid fails (both halves)",
+        "",
+        *(failures(results, questions, "hybrid", texts) or ["- none"]),
+        "",
+        "## Abstention signal (hybrid), off-topic questions and the weakest answerable ones",
+        "",
+        "| question | kind | split | best-sentence similarity | abstained |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    rows = []
+    for q in questions:
+        r = results["questions"]["hybrid"][q.id]
+        rows.append((r["signals"].get("top_sentence", 0.0), q, r["abstained"]))
+    weakest = sorted((x for x in rows if x[1].answerable), key=lambda x: x[0])[:8]
+    for sim, q, abst in sorted([x for x in rows if not x[1].answerable] + weakest, key=lambda x: x[0]):
+        parts.append(f"| {q.question} | {'answerable' if q.answerable else 'off-topic'} | {q.split} | "
+                     f"{sim:.3f} | {'yes' if abst else 'no'} |")
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+
+
+def run_eval_command(args) -> int:
+    """`ipt-qa eval`: validate the gold set, score every mode, print the table, write the report."""
+    from .service import open_searcher
+
+    gold_path = Path(args.gold or DEFAULT_GOLD)
+    questions = load_gold(gold_path)
+    texts = {s.id: s.text for s in load_corpus(args.corpus)}
+    problems = validate_gold(questions, texts)
+    if problems:
+        print(f"ipt-qa: {gold_path}: {len(problems)} gold answer(s) do not match the corpus:", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    searcher = open_searcher(args.index, args.corpus)
+    modes = tuple(args.modes or MODES)
+    results = evaluate(searcher, questions, texts, modes=modes)
+    splits = [args.split] if args.split else ["test", "dev"]
+    if args.json:
+        print(json.dumps({"gold": str(gold_path), "questions": len(questions),
+                          "modes": {m: {sp: results["modes"][m][sp] for sp in splits + ["all"]} for m in modes}},
+                         indent=1))
+    else:
+        for sp in splits:
+            print(f"\n{sp} half ({'held out' if sp == 'test' else 'tuned on'}):")
+            print(table(results, sp))
+    report = args.report if args.report is not None else DEFAULT_REPORT
+    if str(report) != "-":
+        write_report(results, questions, texts, Path(report), gold_path)
+        if not args.json:
+            print(f"\nreport written to {report}")
+    return 0

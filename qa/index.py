@@ -338,7 +338,10 @@ def build_index(
 
 
 def _sentence_texts(p: Passage, sources: list[Source]) -> list[str]:
-    return [p.text[s - p.start:e - p.start] for s, e in p.sentences]
+    from .passages import sentence_contexts
+
+    text = next(s.text for s in sources if s.id == p.source_id)
+    return sentence_contexts(p, text)
 
 
 def _passage_record(p: Passage) -> dict:

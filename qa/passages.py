@@ -323,6 +323,32 @@ def segment(source: Source, settings: Settings | None = None) -> list[Passage]:
     return out
 
 
+def sentence_contexts(p: Passage, source_text: str) -> list[str]:
+    """What to embed for each sentence of `p`: the sentence with what it needs to be understood alone.
+
+    A list item ("Social isolation") gets its lead-in ("IPT is most effective for people ... such as:");
+    any other sentence stands alone (measured: a heading prefix made sentence matching worse).
+    """
+    out = []
+    for a, b in p.sentences:
+        sentence = source_text[a:b]
+        line_start = source_text.rfind("\n", 0, a) + 1
+        prefix = ""
+        if BULLET_RE.match(source_text[line_start:b]) or URL_RE.match(source_text[line_start:b]):
+            # Walk up past the other items of the list to the line that introduces it.
+            pos = line_start
+            while pos > 0:
+                prev_start = source_text.rfind("\n", 0, pos - 1) + 1
+                prev = source_text[prev_start:pos - 1]
+                if prev.strip() and not BULLET_RE.match(prev) and not URL_RE.match(prev):
+                    if prev.rstrip().endswith(":"):
+                        prefix = re.split(r"(?<=[.!?])\s+", prev.strip())[-1]  # the lead-in sentence itself
+                    break
+                pos = prev_start
+        out.append(f"{prefix}\n{sentence}" if prefix and prefix not in sentence else sentence)
+    return out
+
+
 def segment_corpus(sources: list[Source], settings: Settings | None = None) -> list[Passage]:
     passages: list[Passage] = []
     for src in sources:

@@ -62,6 +62,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)  # e.g. the question was cut to the length bound
     notice: str | None = None  # crisis notice when the question mentions suicide or self-harm
     mode: str = "hybrid"
+    signals: dict = field(default_factory=dict)  # what abstention looked at (for evaluation; not in to_dict)
 
     def to_dict(self) -> dict:
         return {"question": self.question, "abstained": self.abstained, "reason": self.reason,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .abstain import AbstainFeatures, decide
+from .abstain import AbstainFeatures, decide, weak_match
 from .embed import Embedder
 from .errors import QAError
 from .fuse import convex, ranked, rrf
@@ -111,30 +111,61 @@ class Searcher:
             return np.zeros(len(self.index), dtype=np.float32)
         return np.asarray(self.index.bm25.get_scores(terms), dtype=np.float32)
 
+    def sentence_max(self, pool: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """For each passage in `pool`, the cosine of the question with its best-matching sentence."""
+        lo, hi = self.index.sentence_offsets[pool], self.index.sentence_offsets[pool + 1]
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
+        sims = self.index.sentence_vectors[rows] @ qvec
+        return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(hi - lo)[:-1]]))
+
     def candidates(self, question: str, qvec: np.ndarray, mode: str,
-                   allowed: np.ndarray | None) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+                   allowed: np.ndarray | None) -> tuple[list[Candidate], dict]:
+        """Fused candidate list, best first, plus the signals abstention looks at.
+
+        Dense relevance of a passage is the mean of two cosines: question vs. the whole passage (with its
+        title and heading) and question vs. its best sentence. Short learner questions often match one
+        sentence far better than a paragraph; the passage vector keeps the heading's context. On the dev
+        half this lifted dense MRR@10 from 0.50 to 0.70 (see eval/report.md for the current figures).
+        """
         s = self.settings
-        dense = self.dense_scores(qvec)
+        n = len(self.index)
+        dense_p = self.dense_scores(qvec)
         bm25 = self.bm25_scores(self.query_terms(question))
         if allowed is not None:
-            dense = np.where(allowed, dense, -np.inf)
-            bm25 = np.where(allowed, bm25, -np.inf)
-        depth = min(s.candidates, len(self.index))
-        d_rank = [int(i) for i in np.argsort(-dense, kind="stable")[:depth] if np.isfinite(dense[i])]
-        b_rank = [int(i) for i in np.argsort(-bm25, kind="stable")[:depth] if bm25[i] > 0]
+            dense_p = np.where(allowed, dense_p, -np.inf)
+            bm25 = np.where(allowed, bm25, 0.0)
+        depth = min(s.candidates, n)
+        d_top = np.argsort(-dense_p, kind="stable")[:depth]
+        d_top = d_top[np.isfinite(dense_p[d_top]) & (dense_p[d_top] > -1.0)]
+        b_top = np.argsort(-bm25, kind="stable")[:depth]
+        b_top = b_top[bm25[b_top] > 0]
+        # The abstention signal comes from both retrievers' candidates whatever the mode, so one threshold
+        # means the same thing in every mode.
+        union = np.union1d(d_top, b_top).astype(np.int64)
+        pool = {"hybrid": union, "dense": d_top.astype(np.int64), "bm25": b_top.astype(np.int64)}[mode]
+        signals = {"top_dense": float(dense_p[d_top[0]]) if len(d_top) else 0.0, "top_sentence": 0.0}
+        if not len(union):
+            return [], signals
+        smax = self.sentence_max(union, qvec)
+        signals["top_sentence"] = float(smax.max())
+        dense = np.full(n, -1.0, dtype=np.float32)
+        dense[union] = s.passage_weight * dense_p[union] + (1.0 - s.passage_weight) * smax
+        if not len(pool):
+            return [], signals
         if mode == "dense":
-            fused = {i: float(dense[i]) for i in d_rank}
+            fused = {int(i): float(dense[i]) for i in pool}
         elif mode == "bm25":
-            top = float(bm25[b_rank[0]]) if b_rank else 1.0
-            fused = {i: float(bm25[i]) / top for i in b_rank}
+            top = float(bm25[b_top[0]])
+            fused = {int(i): float(bm25[i]) / top for i in pool}
         elif s.fusion == "rrf":
             best = 2.0 / (s.rrf_k + 1)
+            d_rank = sorted(pool.tolist(), key=lambda i: (-dense[i], i))
+            b_rank = [int(i) for i in b_top]
             fused = {i: v / best for i, v in rrf([d_rank, b_rank], k=s.rrf_k).items()}
         else:
-            fused = convex([{i: float(dense[i]) for i in d_rank}, {i: float(bm25[i]) for i in b_rank}],
+            fused = convex([{int(i): float(dense[i]) for i in pool}, {int(i): float(bm25[i]) for i in pool}],
                            [s.dense_weight, 1.0 - s.dense_weight])
-        cands = [Candidate(i, f, float(dense[i]), float(bm25[i])) for i, f in ranked(fused)]
-        return cands, dense, bm25
+        return [Candidate(i, f, float(dense_p[i]), float(bm25[i])) for i, f in ranked(fused)], signals
 
     # -- presentation ----------------------------------------------------------------------------------
 
@@ -191,14 +222,13 @@ class Searcher:
         return answers
 
     def _answer(self, question: str, qvec: np.ndarray, k: int, mode: str, allowed, warnings) -> Answer:
-        cands, dense, bm25 = self.candidates(question, qvec, mode, allowed)
+        cands, signals = self.candidates(question, qvec, mode, allowed)
         notice = crisis_notice(question)
-        terms = self.query_terms(question)
-        qstems = set(terms)
+        qstems = set(self.query_terms(question))
         top = cands[0] if cands else None
         features = AbstainFeatures(
-            top_dense=float(np.max(dense[np.isfinite(dense)])) if np.isfinite(dense).any() else 0.0,
-            top_sentence=0.0,
+            top_dense=signals["top_dense"],
+            top_sentence=signals["top_sentence"],
             coverage=(len(qstems & self._vocab_stems) / len(qstems)) if qstems else 0.0,
             top_coverage=(len(qstems & self._stems[top.index]) / len(qstems)) if (qstems and top) else 0.0,
         )
@@ -206,8 +236,6 @@ class Searcher:
         kept_rows: list[int] = []
         for c in cands:
             row, _ = self._best_sentence(c.index, qvec, qstems)
-            if not hits:
-                features.top_sentence = float(self.index.sentence_vectors[row] @ qvec)
             fields = self._hit_fields(c.index, row)
             # Same statement in another source already shown? Then list it under that passage instead.
             twin = None
@@ -229,5 +257,8 @@ class Searcher:
         reason = decide(features, self.settings)
         if not hits:
             reason = reason or "no passage in the sources matches the question's words or meaning"
+        elif not reason and (weak := weak_match(features, self.settings)):
+            warnings = [*warnings, weak]
         return Answer(question=question, abstained=reason is not None, reason=reason,
-                      passages=[] if reason else hits, warnings=warnings, notice=notice, mode=mode)
+                      passages=[] if reason else hits, warnings=warnings, notice=notice, mode=mode,
+                      signals=vars(features))

@@ -22,15 +22,18 @@ class Settings:
 
     # --- search (query time only) ---
     candidates: int = 50  # how deep each retriever's list goes before fusion
-    fusion: str = "rrf"  # "rrf" (reciprocal rank) or "convex" (weighted min-max normalised scores)
+    # Fusion and weights chosen on the dev half of eval/gold.jsonl (bench of variants in eval/report.md):
+    # convex fusion of min-max normalised scores beat reciprocal rank fusion by 0.05-0.08 MRR@10.
+    fusion: str = "convex"  # "convex" (weighted min-max normalised scores) or "rrf" (reciprocal rank)
     rrf_k: int = 60
-    dense_weight: float = 0.5  # for convex fusion
+    dense_weight: float = 0.6  # convex fusion: share of the dense score, the rest BM25
+    passage_weight: float = 0.5  # dense score = this * passage cosine + the rest * best-sentence cosine
     max_question_chars: int = 1000  # longer questions are cut to this and the answer says so
     group_threshold: float = 0.8  # cosine between best sentences above which two sources "say the same"
 
     # Abstention: see qa/abstain.py for how these were calibrated.
-    abstain_min_dense: float = 0.30
-    abstain_min_coverage: float = 0.0
+    abstain_min_similarity: float = 0.49
+    weak_match_below: float = 0.60
 
     INDEX_FIELDS = ("max_passage_chars", "target_passage_chars", "context_title", "context_section")
 
