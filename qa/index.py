@@ -12,8 +12,12 @@ Layout of an index directory:
                                 bm25/          bm25s arrays (.npy) and vocabulary (.json)
     <index>/.lock                              held while a build runs
 
-Nothing is ever pickled. A build writes a new `builds/<id>` directory, verifies it, then replaces the
-`current` symlink with os.replace (atomic on POSIX): a crash at any point leaves the previous index usable.
+Nothing is ever pickled. A build writes everything into `builds/.<id>.tmp`, renames it to `builds/<id>`,
+loads it back to verify it (file hashes, passage counts of FAISS and BM25), then points `current` at it by
+renaming a fresh symlink over the old one (os.replace, atomic on POSIX). A crash or `kill -9` at any point
+leaves `current` on the previous, complete build; the next build deletes whatever a crashed one left.
+The build that `current` replaced is kept one round longer, so a process that resolved `current` just
+before the swap can still read it.
 """
 
 from __future__ import annotations
@@ -27,21 +31,25 @@ import shutil
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .corpus import Source, corpus_fingerprint, file_sha256, load_corpus
+from .corpus import corpus_fingerprint, read_corpus, read_manifest
 from .embed import Embedder
-from .errors import IndexCorrupt, IndexMissing, IndexStale
-from .passages import Passage, segment
+from .errors import CorpusError, IndexCorrupt, IndexMissing, IndexProblem, IndexStale
+from .passages import Passage, segment, sentence_contexts
 from .settings import INDEX_FORMAT_VERSION, Settings
 from .text import analyze
 
 CURRENT = "current"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
+# Files every build has (besides bm25/*); a manifest that does not list one of them is damaged.
+REQUIRED_FILES = ("passages.jsonl", "vectors.npy", "sentences.npy", "sentence_offsets.npy", "dense.faiss")
+EMBED_BATCH = 64
 # Above this many passages an exact FAISS search gives way to HNSW (see bench/RESULTS.md for the measurement).
 HNSW_THRESHOLD = 50_000
 
@@ -118,6 +126,7 @@ def _vector_key(model_id: str, text: str) -> str:
 
 
 def _fsync_dir(path: Path) -> None:
+    """Make a directory's entries (new files, renames) durable, not only the files' contents."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -126,6 +135,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
+    """Write one index file durably. (Tests replace it to simulate a full disk.)"""
     with open(path, "wb") as f:
         f.write(data)
         f.flush()
@@ -146,18 +156,27 @@ def _npy_load(data: bytes, name: str) -> np.ndarray:
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as e:  # noqa: BLE001 - any parse failure means a damaged file
-        raise IndexCorrupt(f"{name}: unreadable ({e}); rebuild with `ipt-qa build --full`") from None
+        raise IndexCorrupt(f"{name}: unreadable ({e}); {REBUILD_FULL_HINT}") from None
 
 
 def build_dir_of(index_dir: Path) -> Path | None:
+    """The build directory that `current` points to (which may be missing), or None if there is no link."""
     link = index_dir / CURRENT
-    if not link.exists():
+    if not link.is_symlink() and not link.exists():
         return None
     return link.resolve()
 
 
+def _checkpoint(step: str) -> None:
+    """A no-op called at each step of a build, so that tests can stop, fail or SIGKILL a build at a known
+    point (tests/build_child.py replaces it). Steps: "embedding" (after each batch), "writing" (after each
+    file), "written" (build directory complete, not yet verified), "swapping" (verified, just before
+    `current` is replaced), "swapped" (installed, before old builds are pruned)."""
+
+
 @contextlib.contextmanager
 def build_lock(index_dir: Path):
+    """Hold the index directory's build lock (waiting, and saying so, while another build holds it)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as f:
         try:
@@ -201,21 +220,28 @@ def _faiss_bytes(vectors: np.ndarray) -> bytes:
     return faiss.serialize_index(index).tobytes()
 
 
-def _previous_vectors(index_dir: Path, model_id: str, weights_sha256: str) -> dict[str, np.ndarray]:
-    """Vectors of the current index keyed by content hash, or nothing when it cannot be trusted."""
+def _load_previous(index_dir: Path) -> LoadedIndex | None:
+    """The index `current` points to, if it is intact (any model, any settings), else None."""
     try:
-        old = load_index(index_dir, check_corpus=False, check_settings=False)
-    except Exception:  # noqa: BLE001 - a broken old index simply means nothing to reuse
+        return load_index(index_dir, check_corpus=False, check_settings=False)
+    except Exception:  # noqa: BLE001 - a missing or broken old index simply means nothing to reuse
+        return None
+
+
+def _reusable_vectors(previous: LoadedIndex | None, embedder: Embedder) -> dict[str, np.ndarray]:
+    """Vectors of the previous index keyed by `_vector_key`, when they come from this very model."""
+    if previous is None:
         return {}
-    model = old.manifest.get("model", {})
-    if model.get("id") != model_id or model.get("weights_sha256") != weights_sha256:
+    model = previous.manifest.get("model", {})
+    if model.get("id") != embedder.model_id or model.get("weights_sha256") != embedder.weights_sha256 \
+            or previous.vectors.shape[1:] != (embedder.dim,):
         return {}
-    cache = {}
-    keys = old.manifest.get("vector_keys", {})
-    for key, vec in zip(keys.get("passages", []), old.vectors):
-        cache[key] = vec
-    for key, vec in zip(keys.get("sentences", []), old.sentence_vectors):
-        cache[key] = vec
+    keys = previous.manifest.get("vector_keys", {})
+    passage_keys, sentence_keys = keys.get("passages", []), keys.get("sentences", [])
+    if len(passage_keys) != len(previous.vectors) or len(sentence_keys) != len(previous.sentence_vectors):
+        return {}  # keys that do not line up with the rows would hand out wrong vectors
+    cache = dict(zip(passage_keys, previous.vectors))
+    cache.update(zip(sentence_keys, previous.sentence_vectors))
     return cache
 
 
@@ -226,6 +252,32 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="text", disable=not sys.stderr.isatty(), leave=False)
 
 
+def _embed_missing(embedder: Embedder, texts: list[str], keys: list[str], cache: dict) -> dict[str, np.ndarray]:
+    """Embed each distinct text whose key is not in `cache`; returns key -> vector for those only."""
+    todo = list({k: i for i, k in enumerate(keys) if k not in cache}.values())
+    fresh: dict[str, np.ndarray] = {}
+    if todo:
+        with _progress(len(todo), "embedding") as bar:
+            for i in range(0, len(todo), EMBED_BATCH):
+                chunk = todo[i:i + EMBED_BATCH]
+                vecs = embedder.encode([texts[j] for j in chunk])
+                for j, v in zip(chunk, vecs):
+                    fresh[keys[j]] = v
+                bar.update(len(chunk))
+                _checkpoint("embedding")
+    return fresh
+
+
+def _source_record(s) -> dict:
+    return {"id": s.id, "title": s.title, "file": s.path.name, "path": s.display_path, "url": s.url,
+            "links": list(s.links), "sha256": s.sha256}
+
+
+def _source_signature(record: dict) -> tuple:
+    """What makes a source count as edited: its bytes, or manifest fields that the index records."""
+    return tuple(json.dumps(record.get(k), sort_keys=True) for k in ("sha256", "title", "file", "url", "links"))
+
+
 def build_index(
     corpus_dir: str | os.PathLike,
     index_dir: str | os.PathLike,
@@ -233,94 +285,89 @@ def build_index(
     settings: Settings | None = None,
     *,
     full: bool = False,
-    keep_builds: int = 1,
+    keep_previous: bool = True,
 ) -> BuildReport:
-    """Build the index for `corpus_dir` into `index_dir`, reusing unchanged embeddings unless `full`."""
+    """Build the index for `corpus_dir` into `index_dir` and install it atomically; return what changed.
+
+    Embeddings of texts (passage contexts, sentence contexts) that the current index already holds for this
+    model are reused unless `full`. The corpus is validated before anything is written (CorpusError); a
+    failure to write (full disk, permissions) raises IndexProblem; either way the previous index stays
+    installed and nothing of the failed build is left behind. `keep_previous` keeps the replaced build's
+    directory until the next build (see the module docstring).
+    """
     settings = settings or Settings()
     t0 = time.perf_counter()
     index_dir = Path(index_dir).resolve()
-    sources = load_corpus(corpus_dir)  # validates before anything is written
+    corpus = read_corpus(corpus_dir)  # validates before anything is written
+    sources = corpus.sources
     passages: list[Passage] = []
     for src in sources:
-        passages += segment(src, settings)
+        cut = segment(src, settings)
+        if not cut:
+            raise CorpusError(f"{src.path}: no passage can be cut from it (is it all sign-up prompts or other "
+                              "page chrome?); give it text or remove it and its manifest entry")
+        passages += cut
+    text_of = {s.id: s.text for s in sources}
 
-    with build_lock(index_dir):
-        old_manifest = _read_manifest_quietly(index_dir)
-        cache = {} if full else _previous_vectors(index_dir, embedder.model_id, embedder.weights_sha256)
+    try:
+        with build_lock(index_dir):
+            previous = _load_previous(index_dir)
+            old_manifest = previous.manifest if previous else _read_manifest_quietly(index_dir)
+            cache = {} if full else _reusable_vectors(previous, embedder)
 
-        # Everything to embed: each passage's context, and each sentence on its own.
-        texts, owners = [], []
-        for p in passages:
-            texts.append(p.context)
-        sentence_texts = [src_text for p in passages for src_text in _sentence_texts(p, sources)]
-        all_texts = texts + sentence_texts
-        keys = [_vector_key(embedder.model_id, t) for t in all_texts]
-        todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
-        fresh: dict[str, np.ndarray] = {}
-        if todo:
-            with _progress(len(todo), "embedding") as bar:
-                for i in range(0, len(todo), 64):
-                    chunk = todo[i:i + 64]
-                    vecs = embedder.encode([all_texts[j] for j in chunk])
-                    for j, v in zip(chunk, vecs):
-                        fresh[keys[j]] = v
-                    bar.update(len(chunk))
-        lookup = {**cache, **fresh}
-        dim = embedder.dim
-        matrix = np.stack([lookup[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, dim), np.float32)
-        vectors, sentence_vectors = matrix[:len(texts)], matrix[len(texts):]
-        sentence_offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
+            # Everything to embed: each passage's context, then each sentence with its own context.
+            texts = [p.context for p in passages]
+            for p in passages:
+                texts += sentence_contexts(p, text_of[p.source_id])
+            keys = [_vector_key(embedder.model_id, t) for t in texts]
+            fresh = _embed_missing(embedder, texts, keys, cache)
+            lookup = {**cache, **fresh}
+            dim = embedder.dim
+            matrix = np.stack([lookup[k] for k in keys]).astype(np.float32)
+            vectors, sentence_vectors = matrix[:len(passages)], matrix[len(passages):]
+            sentence_offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
 
-        files: dict[str, bytes] = {}
-        files["passages.jsonl"] = "".join(
-            json.dumps(_passage_record(p), ensure_ascii=False) + "\n" for p in passages).encode("utf-8")
-        files["vectors.npy"] = _npy_bytes(vectors)
-        files["sentences.npy"] = _npy_bytes(sentence_vectors)
-        files["sentence_offsets.npy"] = _npy_bytes(sentence_offsets)
-        files["dense.faiss"] = _faiss_bytes(vectors)
-        files.update(_bm25_files([analyze(p.context) for p in passages]))
+            files: dict[str, bytes] = {}
+            files["passages.jsonl"] = "".join(
+                json.dumps(_passage_record(p), ensure_ascii=False) + "\n" for p in passages).encode("utf-8")
+            files["vectors.npy"] = _npy_bytes(vectors)
+            files["sentences.npy"] = _npy_bytes(sentence_vectors)
+            files["sentence_offsets.npy"] = _npy_bytes(sentence_offsets)
+            files["dense.faiss"] = _faiss_bytes(vectors)
+            files.update(_bm25_files([analyze(p.context) for p in passages]))
+            manifest = {
+                "format_version": INDEX_FORMAT_VERSION,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "model": {"id": embedder.model_id, "weights_sha256": embedder.weights_sha256, "dim": dim},
+                "settings": settings.index_params(),
+                "dense_index": "hnsw" if len(passages) >= HNSW_THRESHOLD else "flat",
+                "counts": {"sources": len(sources), "passages": len(passages), "sentences": len(sentence_vectors)},
+                "sources": [_source_record(s) for s in sources],
+                # Of the very bytes segmented above, so an edit made during the build shows up as stale.
+                "corpus": corpus.fingerprint,
+                "vector_keys": {"passages": keys[:len(passages)], "sentences": keys[len(passages):]},
+                "files": {name: _sha256_bytes(data) for name, data in sorted(files.items())},
+            }
+            files[MANIFEST] = json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")
 
-        manifest = {
-            "format_version": INDEX_FORMAT_VERSION,
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "model": {"id": embedder.model_id, "weights_sha256": embedder.weights_sha256, "dim": dim},
-            "settings": settings.index_params(),
-            "dense_index": "hnsw" if len(passages) >= HNSW_THRESHOLD else "flat",
-            "counts": {"sources": len(sources), "passages": len(passages), "sentences": len(sentence_vectors)},
-            "sources": [{"id": s.id, "title": s.title, "file": s.path.name, "path": s.display_path,
-                         "url": s.url, "links": list(s.links), "sha256": s.sha256} for s in sources],
-            "corpus": corpus_fingerprint(corpus_dir),
-            "vector_keys": {"passages": keys[:len(texts)], "sentences": keys[len(texts):]},
-            "files": {name: _sha256_bytes(data) for name, data in sorted(files.items())},
-        }
-        files[MANIFEST] = json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")
+            keep = previous.directory if (previous and keep_previous) else None
+            final = _install(index_dir, files, settings, len(passages), len(sentence_vectors), keep)
+    except OSError as e:
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        raise IndexProblem(f"{index_dir}: cannot write the index ({e.strerror or e}{where}); the previous index "
+                           "is unchanged; free some space or fix the permissions, then run `ipt-qa build` again"
+                           ) from None
 
-        builds = index_dir / BUILDS
-        builds.mkdir(parents=True, exist_ok=True)
-        build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-        tmp = builds / f".{build_id}.tmp"
-        for name, data in files.items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            _write(tmp / name, data)
-        _fsync_dir(tmp)
-        final = builds / build_id
-        os.rename(tmp, final)
-        _fsync_dir(builds)
-        # Verify what is on disk before anyone is pointed at it.
-        check = load_index(index_dir, corpus_dir, settings=settings, build_dir=final)
-        if len(check.passages) != len(passages) or check.faiss_index.ntotal != len(passages) \
-                or check.bm25.scores["num_docs"] != len(passages):
-            raise IndexCorrupt(f"{final}: verification failed (passage counts differ); build not installed")
-        link_tmp = index_dir / f".{CURRENT}.{build_id}"
-        os.symlink(Path(BUILDS) / build_id, link_tmp)
-        os.replace(link_tmp, index_dir / CURRENT)
-        _fsync_dir(index_dir)
-        _prune(index_dir, keep=build_id)
-
-    old_sources = {s["id"]: s["sha256"] for s in (old_manifest or {}).get("sources", [])}
-    new_sources = {s.id: s.sha256 for s in sources}
-    old_keys = set((old_manifest or {}).get("vector_keys", {}).get("passages", []))
-    new_keys = set(keys[:len(texts)])
+    old_sources = {s["id"]: _source_signature(s) for s in (old_manifest or {}).get("sources", [])}
+    new_sources = {s.id: _source_signature(_source_record(s)) for s in sources}
+    new_passages = Counter((p.source_id, p.context) for p in passages)
+    if previous is not None:
+        old_passages = Counter((p.source_id, p.context) for p in previous.passages)
+        added, removed = new_passages - old_passages, old_passages - new_passages
+        passages_added, passages_removed = sum(added.values()), sum(removed.values())
+    else:  # nothing readable to compare with: all passages are new, all old ones gone
+        passages_added = len(passages)
+        passages_removed = int((old_manifest or {}).get("counts", {}).get("passages", 0) or 0)
     return BuildReport(
         directory=final,
         sources_added=sorted(set(new_sources) - set(old_sources)),
@@ -328,8 +375,8 @@ def build_index(
         sources_removed=sorted(set(old_sources) - set(new_sources)),
         sources_unchanged=sorted(k for k in new_sources if old_sources.get(k) == new_sources[k]),
         passages_total=len(passages),
-        passages_added=len(new_keys - old_keys),
-        passages_removed=len(old_keys - new_keys),
+        passages_added=passages_added,
+        passages_removed=passages_removed,
         embedded=len(fresh),
         reused=len(set(keys) - set(fresh)),
         seconds=time.perf_counter() - t0,
@@ -337,11 +384,66 @@ def build_index(
     )
 
 
-def _sentence_texts(p: Passage, sources: list[Source]) -> list[str]:
-    from .passages import sentence_contexts
+def _install(index_dir: Path, files: dict[str, bytes], settings: Settings, n_passages: int, n_sentences: int,
+             keep: Path | None) -> Path:
+    """Write `files` into a new build directory, verify it, and make it `current`; returns its path.
 
-    text = next(s.text for s in sources if s.id == p.source_id)
-    return sentence_contexts(p, text)
+    Until the os.replace that swaps `current`, any failure (or interruption) removes everything this build
+    wrote and re-raises; after it, the build is installed and only the clean-up of old builds remains.
+    """
+    builds = index_dir / BUILDS
+    build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+    # Dot names: `_prune` knows them for leftovers of a crash, and nothing else takes them for builds.
+    tmp = builds / f".{build_id}.tmp"
+    final = builds / build_id
+    link_tmp = index_dir / f".{CURRENT}.{build_id}"
+    try:
+        builds.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        dirs = [tmp]
+        for name, data in files.items():
+            path = tmp / name
+            if path.parent not in dirs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                dirs.append(path.parent)
+            _write(path, data)
+            _checkpoint("writing")
+        for d in dirs:
+            _fsync_dir(d)
+        os.rename(tmp, final)
+        _fsync_dir(builds)
+        _checkpoint("written")
+        _verify(index_dir, final, settings, n_passages, n_sentences)
+        os.symlink(Path(BUILDS) / build_id, link_tmp)  # relative, so the index directory can be moved
+        _checkpoint("swapping")
+        os.replace(link_tmp, index_dir / CURRENT)
+    except BaseException:
+        # Also on KeyboardInterrupt: a half build must not linger (the next build would delete it anyway).
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            link_tmp.unlink(missing_ok=True)
+        raise
+    _checkpoint("swapped")
+    try:
+        _fsync_dir(index_dir)
+    except OSError:
+        pass  # the swap has happened; at worst a power cut undoes it, and the previous build is still there
+    _prune(index_dir, keep={final.name} | ({keep.name} if keep else set()))
+    return final
+
+
+def _verify(index_dir: Path, build_dir: Path, settings: Settings, n_passages: int, n_sentences: int) -> None:
+    """Read a finished build back as a loader would, before anyone is pointed at it."""
+    try:
+        check = load_index(index_dir, settings=settings, check_corpus=False, build_dir=build_dir)
+    except IndexProblem as e:
+        raise IndexCorrupt(f"{build_dir}: the new build does not read back ({e}); not installed, the previous "
+                           "index is unchanged") from None
+    counts = (len(check.passages), check.faiss_index.ntotal, check.bm25.scores["num_docs"], len(check.vectors))
+    if set(counts) != {n_passages} or len(check.sentence_vectors) != n_sentences:
+        raise IndexCorrupt(f"{build_dir}: verification failed (passages, FAISS, BM25, vectors: {counts}; expected "
+                           f"{n_passages}); not installed, the previous index is unchanged")
 
 
 def _passage_record(p: Passage) -> dict:
@@ -351,13 +453,22 @@ def _passage_record(p: Passage) -> dict:
             "text": p.text, "context": p.context}
 
 
-def _prune(index_dir: Path, keep: str) -> None:
-    """Remove builds other than the current one, and leftovers of crashed builds."""
+def _prune(index_dir: Path, keep: set[str]) -> None:
+    """Remove every build not named in `keep`, and leftovers of crashed builds (temp dirs and links).
+
+    Runs under the build lock, so no other build is writing; best effort, as what remains is harmless.
+    """
     for entry in (index_dir / BUILDS).iterdir():
-        if entry.name != keep:
+        if entry.name in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
     for entry in index_dir.glob(f".{CURRENT}.*"):
-        entry.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            entry.unlink()
 
 
 def _read_manifest_quietly(index_dir: Path) -> dict | None:
@@ -372,6 +483,7 @@ def _read_manifest_quietly(index_dir: Path) -> dict | None:
 # load
 
 REBUILD_HINT = "run `ipt-qa build` to rebuild it"
+REBUILD_FULL_HINT = "run `ipt-qa build --full` to rebuild it"
 
 
 def load_index(
@@ -384,33 +496,47 @@ def load_index(
     check_settings: bool = True,
     build_dir: Path | None = None,
 ) -> LoadedIndex:
-    """Load and verify an index; raise IndexMissing / IndexCorrupt / IndexStale with a message that says what to do."""
+    """Load and verify an index; raise IndexMissing / IndexCorrupt / IndexStale with a message that says what to do.
+
+    Checks, in order: the manifest and its format version; every file's SHA-256 (before any parser sees
+    it); the segmentation settings; the embedding weights (when `model_sha256` is given); the corpus on
+    disk against the one indexed (when `check_corpus`); and that all parts agree on the passage count.
+    `build_dir` reads that build instead of the one `current` points to (used to verify a new build).
+    """
     import bm25s
     import faiss
 
     index_dir = Path(index_dir).resolve()
     d = build_dir or build_dir_of(index_dir)
-    if d is None or not d.is_dir():
+    if d is None:
         raise IndexMissing(f"{index_dir}: no index built yet; run `ipt-qa build`")
+    if not d.is_dir():
+        raise IndexCorrupt(f"{index_dir / CURRENT}: points to {d}, which does not exist; {REBUILD_FULL_HINT}")
     try:
         manifest = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
-        assert isinstance(manifest, dict) and isinstance(manifest.get("files"), dict)
-    except (OSError, ValueError, AssertionError):
-        raise IndexCorrupt(f"{d / MANIFEST}: missing or unreadable; {REBUILD_HINT} --full") from None
+        if not (isinstance(manifest, dict) and isinstance(manifest.get("files"), dict)
+                and isinstance(manifest.get("sources"), list)):
+            raise ValueError("not an index manifest")
+    except (OSError, ValueError):
+        raise IndexCorrupt(f"{d / MANIFEST}: missing or unreadable; {REBUILD_FULL_HINT}") from None
     if manifest.get("format_version") != INDEX_FORMAT_VERSION:
         raise IndexStale(f"{d}: index format {manifest.get('format_version')} is not the supported "
-                         f"{INDEX_FORMAT_VERSION}; {REBUILD_HINT} --full")
+                         f"{INDEX_FORMAT_VERSION}; {REBUILD_FULL_HINT}")
+    listed = manifest["files"]
+    unlisted = [n for n in REQUIRED_FILES if n not in listed]
+    if unlisted or not any(n.startswith("bm25/") for n in listed):
+        raise IndexCorrupt(f"{d / MANIFEST}: lists no {', '.join(unlisted) or 'bm25/ files'}; {REBUILD_FULL_HINT}")
     # Every file is read once and checked against the manifest before any parser (FAISS above all, which
     # may crash rather than raise on a damaged file) sees its bytes.
     data: dict[str, bytes] = {}
-    for name, digest in manifest["files"].items():
+    for name, digest in listed.items():
         path = d / name
         try:
             blob = path.read_bytes()
         except OSError:
-            raise IndexCorrupt(f"{path}: missing; {REBUILD_HINT} --full") from None
+            raise IndexCorrupt(f"{path}: missing; {REBUILD_FULL_HINT}") from None
         if _sha256_bytes(blob) != digest:
-            raise IndexCorrupt(f"{path}: damaged (SHA-256 differs from the manifest); {REBUILD_HINT} --full")
+            raise IndexCorrupt(f"{path}: damaged (SHA-256 differs from the manifest); {REBUILD_FULL_HINT}")
         data[name] = blob
     if check_settings:
         want = (settings or Settings()).index_params()
@@ -418,13 +544,14 @@ def load_index(
             raise IndexStale(f"{d}: built with other segmentation settings ({manifest.get('settings')}); "
                              f"{REBUILD_HINT}")
     if model_sha256 is not None and manifest.get("model", {}).get("weights_sha256") != model_sha256:
-        raise IndexStale(f"{d}: built with other embedding weights; {REBUILD_HINT} --full")
+        raise IndexStale(f"{d}: built with other embedding weights; {REBUILD_FULL_HINT}")
     if check_corpus:
         if corpus_dir is None:
             raise ValueError("corpus_dir is needed to check the index against the corpus")
         stale = stale_sources(manifest, corpus_dir)
         if stale:
-            raise IndexStale(f"the corpus changed since the index was built ({', '.join(stale)}); {REBUILD_HINT}")
+            raise IndexStale(f"the corpus {Path(corpus_dir)} changed since the index was built "
+                             f"({'; '.join(stale)}); {REBUILD_HINT}")
 
     try:
         records = [json.loads(line) for line in data["passages.jsonl"].decode("utf-8").splitlines() if line]
@@ -432,24 +559,28 @@ def load_index(
             id=r["id"], source_id=r["source_id"], start=r["start"], end=r["end"], line_start=r["line_start"],
             line_end=r["line_end"], section=r["section"], text=r["text"], context=r["context"],
             sentences=tuple(tuple(s) for s in r["sentences"]), heading_end=r["heading_end"]) for r in records]
+        sources = {s["id"]: SourceInfo(s["id"], s["title"], s["path"], s.get("url", ""), s.get("links", []),
+                                       s["sha256"]) for s in manifest["sources"]}
     except (KeyError, ValueError, TypeError) as e:
-        raise IndexCorrupt(f"{d / 'passages.jsonl'}: unreadable ({e}); {REBUILD_HINT} --full") from None
+        raise IndexCorrupt(f"{d / 'passages.jsonl'}: unreadable ({e}); {REBUILD_FULL_HINT}") from None
     vectors = _npy_load(data["vectors.npy"], str(d / "vectors.npy"))
     sentence_vectors = _npy_load(data["sentences.npy"], str(d / "sentences.npy"))
     sentence_offsets = _npy_load(data["sentence_offsets.npy"], str(d / "sentence_offsets.npy"))
     try:
         fidx = faiss.deserialize_index(np.frombuffer(data["dense.faiss"], dtype=np.uint8))
     except RuntimeError as e:
-        raise IndexCorrupt(f"{d / 'dense.faiss'}: unreadable ({e}); {REBUILD_HINT} --full") from None
+        raise IndexCorrupt(f"{d / 'dense.faiss'}: unreadable ({e}); {REBUILD_FULL_HINT}") from None
     try:
+        # bm25s reads the files itself; they were hash-checked just above, and a build directory is never
+        # written again once installed, so what it reads is what was checked.
         bm25 = bm25s.BM25.load(str(d / "bm25"), load_corpus=False, allow_pickle=False)
-    except Exception as e:  # noqa: BLE001
-        raise IndexCorrupt(f"{d / 'bm25'}: unreadable ({e}); {REBUILD_HINT} --full") from None
+    except Exception as e:  # noqa: BLE001 - any parse failure means a damaged file
+        raise IndexCorrupt(f"{d / 'bm25'}: unreadable ({e}); {REBUILD_FULL_HINT}") from None
     n = len(passages)
-    if fidx.ntotal != n or len(vectors) != n or bm25.scores["num_docs"] != n or len(sentence_offsets) != n + 1:
-        raise IndexCorrupt(f"{d}: the parts of the index disagree on the passage count; {REBUILD_HINT} --full")
-    sources = {s["id"]: SourceInfo(s["id"], s["title"], s["path"], s.get("url", ""), s.get("links", []),
-                                   s["sha256"]) for s in manifest["sources"]}
+    if fidx.ntotal != n or len(vectors) != n or bm25.scores["num_docs"] != n or len(sentence_offsets) != n + 1 \
+            or len(sentence_vectors) != (int(sentence_offsets[-1]) if len(sentence_offsets) else 0) \
+            or vectors.ndim != 2 or vectors.shape[1:] != sentence_vectors.shape[1:] or fidx.d != vectors.shape[1]:
+        raise IndexCorrupt(f"{d}: the parts of the index disagree on the passage count; {REBUILD_FULL_HINT}")
     from .text import words
 
     vocab = set()
@@ -460,18 +591,27 @@ def load_index(
 
 
 def stale_sources(manifest: dict, corpus_dir: str | os.PathLike) -> list[str]:
-    """What differs between the corpus on disk and the one the index was built from."""
+    """What differs between the corpus on disk and the one the index was built from, one phrase per change
+    naming the file (e.g. "alpha.txt (alpha) edited"); empty when nothing did."""
     try:
         now = corpus_fingerprint(corpus_dir)
-    except Exception as e:  # noqa: BLE001 - an unreadable manifest counts as a change
+        files_now = {e["id"]: e["file"] for e in read_manifest(Path(corpus_dir).resolve())}
+    except CorpusError as e:  # an unreadable manifest counts as a change; its message says what is wrong
         return [str(e)]
     then = manifest.get("corpus", {})
+    files = {**{s.get("id"): s.get("file") for s in manifest.get("sources", [])}, **files_now}
+
+    def name(key: str) -> str:
+        if key.startswith("manifest:"):
+            return key.partition(":")[2]
+        return f"{files[key]} ({key})" if files.get(key) else key
+
     out = []
     for key in sorted(set(now) | set(then)):
         if key not in then:
-            out.append(f"{key} added")
+            out.append(f"{name(key)} added")
         elif key not in now:
-            out.append(f"{key} removed")
+            out.append(f"{name(key)} removed")
         elif now[key] != then[key]:
-            out.append(f"{key} edited")
+            out.append(f"{name(key)} {'missing' if now[key] == 'missing' else 'edited'}")
     return out

@@ -136,11 +136,11 @@ def card_html(hit: Hit) -> str:
     where = f"{hit.path}, {lines_label(hit.line_start, hit.line_end)}"
     also = ""
     if hit.also_in:
-        items = "; ".join(
-            cite_button_html(a.source_id, a.start, a.end, a.highlight,
-                             f"{a.title} ({lines_label(a.line_start, a.line_end)})", "ipt-cite-inline")
-            for a in hit.also_in)
-        also = f'<p class="ipt-also">Also stated in: {items}</p>'
+        items = "".join(
+            "<li>" + cite_button_html(a.source_id, a.start, a.end, a.highlight,
+                                      f"{a.title} ({lines_label(a.line_start, a.line_end)})", "ipt-cite-inline")
+            + "</li>" for a in hit.also_in)
+        also = f'<div class="ipt-also">Also stated in:<ul>{items}</ul></div>'
     relevance = hit.relevance
     return (
         f'<article class="ipt-card" data-rank="{int(hit.rank)}">'

@@ -43,7 +43,11 @@ CHROME_RES = [re.compile(p, re.I) for p in (
     r"^(resources|about [\w ]{1,30})$",  # site navigation links
     r"^author$",
 )]
-SENTENCE_END_RE = re.compile(r"(?<=[.!?])([\"”’)]?)\s+(?=[\"“‘(]?[A-Z0-9])")
+# A sentence ends at . ! ? before a capital or digit, but not after an initial ("Myrna M. Weissman") or a
+# common abbreviation ("Dr. Park", "e.g. CBT").
+SENTENCE_END_RE = re.compile(
+    r"(?<![\s(][A-Z]\.)(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bvs\.)(?<!\be\.g\.)"
+    r"(?<!\bi\.e\.)(?<!\bal\.)(?<!\bNo\.)(?<=[.!?])([\"”’)]?)\s+(?=[\"“‘(]?[A-Z0-9])")
 CLOSING_PUNCT = ".!,;…"
 
 

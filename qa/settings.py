@@ -29,7 +29,8 @@ class Settings:
     dense_weight: float = 0.6  # convex fusion: share of the dense score, the rest BM25
     passage_weight: float = 0.5  # dense score = this * passage cosine + the rest * best-sentence cosine
     max_question_chars: int = 1000  # longer questions are cut to this and the answer says so
-    group_threshold: float = 0.8  # cosine between best sentences above which two sources "say the same"
+    group_threshold: float = 0.75  # sentences of two sources "say the same" above this cosine ...
+    group_min_overlap: float = 0.2  # ... and when this share of their (IDF-weighted) words is shared
 
     # Abstention: see qa/abstain.py for how these were calibrated.
     abstain_min_similarity: float = 0.49
