@@ -33,9 +33,15 @@ class Source:
 
     @property
     def display_path(self) -> str:
-        """The path printed in citations: relative to the working directory when the corpus lies below it."""
-        rel = os.path.relpath(self.path)
-        return self.path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+        return display_path(self.path)
+
+
+def display_path(path: Path) -> str:
+    """The path printed in citations: relative to the working directory when the file lies below it, else
+    absolute, so that `open(path)` works from where the command runs."""
+    path = Path(path).resolve()
+    rel = os.path.relpath(path)
+    return path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
 
 
 def file_sha256(path: Path) -> str:

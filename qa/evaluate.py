@@ -80,8 +80,8 @@ def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
 
 
 def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
-    """Half-open character spans share at least one character."""
-    return a_start < b_end and b_start < a_end
+    """Half-open character spans share at least one character (an empty span shares none)."""
+    return max(a_start, b_start) < min(a_end, b_end)
 
 
 def validate_gold(questions: list[GoldQuestion], texts: dict[str, str]) -> list[str]:

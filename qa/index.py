@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import corpus_fingerprint, read_corpus, read_manifest
+from .corpus import display_path, corpus_fingerprint, read_corpus, read_manifest
 from .embed import Embedder
 from .errors import CorpusError, IndexCorrupt, IndexMissing, IndexProblem, IndexStale
 from .passages import Passage, segment, sentence_contexts
@@ -425,11 +425,11 @@ def _install(index_dir: Path, files: dict[str, bytes], settings: Settings, n_pas
             link_tmp.unlink(missing_ok=True)
         raise
     _checkpoint("swapped")
-    try:
-        _fsync_dir(index_dir)
-    except OSError:
-        pass  # the swap has happened; at worst a power cut undoes it, and the previous build is still there
-    _prune(index_dir, keep={final.name} | ({keep.name} if keep else set()))
+    # The new build is installed: what follows may fail without that being the build's failure.
+    with contextlib.suppress(OSError):
+        _fsync_dir(index_dir)  # at worst a power cut undoes the swap, and the previous build is still there
+    with contextlib.suppress(OSError):
+        _prune(index_dir, keep={final.name} | ({keep.name} if keep else set()))  # the next build retries
     return final
 
 
@@ -559,8 +559,12 @@ def load_index(
             id=r["id"], source_id=r["source_id"], start=r["start"], end=r["end"], line_start=r["line_start"],
             line_end=r["line_end"], section=r["section"], text=r["text"], context=r["context"],
             sentences=tuple(tuple(s) for s in r["sentences"]), heading_end=r["heading_end"]) for r in records]
-        sources = {s["id"]: SourceInfo(s["id"], s["title"], s["path"], s.get("url", ""), s.get("links", []),
-                                       s["sha256"]) for s in manifest["sources"]}
+        # Citation paths are computed for this process (the build may have run from another directory).
+        base = Path(corpus_dir).resolve() if corpus_dir is not None else None
+        sources = {s["id"]: SourceInfo(s["id"], s["title"],
+                                       display_path(base / s["file"]) if base else s["path"],
+                                       s.get("url", ""), s.get("links", []), s["sha256"])
+                   for s in manifest["sources"]}
     except (KeyError, ValueError, TypeError) as e:
         raise IndexCorrupt(f"{d / 'passages.jsonl'}: unreadable ({e}); {REBUILD_FULL_HINT}") from None
     vectors = _npy_load(data["vectors.npy"], str(d / "vectors.npy"))

@@ -239,7 +239,7 @@ def source_html(doc: SourceDoc, start: int, end: int, hl_start: int, hl_end: int
         items = "".join(f"<li>{link_html(u)}</li>" for u in doc.links)
         meta.append(f'<div class="ipt-meta">Links named in this source:<ul class="ipt-links">{items}</ul></div>')
     if doc.provenance:
-        meta.append(f'<p class="ipt-meta ipt-prov">{esc(doc.provenance)}</p>')
+        meta.append(f'<details class="ipt-meta"><summary>About this source</summary>{esc(doc.provenance)}</details>')
     return (f'<div class="ipt-source"><p class="ipt-source-title">{esc(doc.title)}</p>{"".join(meta)}'
             f"{source_text_html(doc.text, start, end, hl_start, hl_end)}</div>")
 

@@ -223,6 +223,9 @@ class Searcher:
                     highlight={"start": a, "end": b})
 
     def ask(self, question: str, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None) -> Answer:
+        """Answer one question. Raises QuestionError when it is empty after clean-up (unlike `ask_many`, where
+        such a question is answered with an abstention so that the rest of the batch goes on)."""
+        clean_question(question, self.settings.max_question_chars)  # raises QuestionError when empty
         return self.ask_many([question], k=k, mode=mode, sources=sources)[0]
 
     def ask_many(self, questions: list[str], k: int = 5, mode: str = "hybrid",
