@@ -9,7 +9,7 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 # Bump when the layout of the index directory or the meaning of a stored field changes.
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2  # 2: sentences no longer end at initials ("Myrna M. Weissman")
 
 
 @dataclass(frozen=True)

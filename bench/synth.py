@@ -1,0 +1,113 @@
+"""A synthetic corpus for the scale benchmark, made from the real sources' own sentences and headings.
+
+Each synthetic sentence joins the first part of one real sentence to the last part of another (cut at
+word boundaries near the middle), so the text reads like the sources, uses their vocabulary, and every
+sentence is distinct: a build really embeds every passage and every sentence (no free cache hits from
+repeated text). Files are plain .txt with a title line, headings taken from the real sections (numbered
+so they differ), and paragraphs of 1-4 sentences; a `sources.toml` lists them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from pathlib import Path
+
+from .common import ROOT
+
+_PUNCT_END = re.compile(r"[.!?]$")
+
+
+def real_material(corpus_dir: Path = ROOT / "corpus") -> tuple[list[str], list[str]]:
+    """(sentences, headings) of the real corpus, as the project's own segmenter cuts them."""
+    from qa.corpus import load_corpus
+    from qa.passages import segment
+
+    sentences, headings = [], set()
+    for src in load_corpus(corpus_dir):
+        for p in segment(src):
+            if p.section:
+                headings.add(p.section.split(" › ")[0].strip())
+            for a, b in p.sentences:
+                s = " ".join(src.text[a:b].split())
+                # Prose sentences only: bullets, links and colon lead-ins do not recombine into prose.
+                if len(s.split()) >= 6 and not s.startswith(("•", "http")) and not s.endswith(":"):
+                    sentences.append(s)
+    heads = sorted(h for h in headings if 3 <= len(h) <= 60 and not h.endswith((".", ":", "!", ",")))
+    return sentences, heads
+
+
+class SentenceMaker:
+    def __init__(self, sentences: list[str], rng: random.Random):
+        self.words = [s.split() for s in sentences]
+        self.rng = rng
+        self.seen: set[str] = set()
+
+    def __call__(self) -> str:
+        for _ in range(50):
+            a, b = self.rng.sample(self.words, 2)
+            ca = self.rng.randint(max(2, len(a) // 3), max(2, 2 * len(a) // 3))
+            cb = self.rng.randint(max(1, len(b) // 3), max(1, 2 * len(b) // 3))
+            words = a[:ca] + b[cb:]
+            s = " ".join(words)
+            s = s[0].upper() + s[1:]
+            if not _PUNCT_END.search(s):
+                s = s.rstrip(",;:") + "."
+            if s not in self.seen:
+                self.seen.add(s)
+                return s
+        raise RuntimeError("ran out of distinct sentence combinations")
+
+
+def _document(title: str, n_paragraphs: int, make: SentenceMaker, headings: list[str], rng: random.Random,
+              doc_no: int) -> str:
+    lines = [title, ""]
+    part = 0
+    left_in_section = 0
+    for _ in range(n_paragraphs):
+        if left_in_section == 0:
+            part += 1
+            lines += [f"{rng.choice(headings)}, part {doc_no}.{part}", ""]
+            left_in_section = rng.randint(3, 8)
+        lines += [" ".join(make() for _ in range(rng.choice((1, 2, 2, 3, 3, 4)))), ""]
+        left_in_section -= 1
+    return "\n".join(lines)
+
+
+def _count_passages(text: str, title: str, path: Path) -> int:
+    from qa.corpus import Source
+    from qa.passages import segment
+
+    return len(segment(Source(id="x", title=title, path=path, text=text,
+                              sha256=hashlib.sha256(text.encode()).hexdigest())))
+
+
+def make_corpus(dest: Path, n_passages: int, seed: int = 0, per_file: int = 500) -> dict:
+    """Write about `n_passages` passages' worth of synthetic sources (+ sources.toml) into `dest`.
+    Returns {"files": n, "passages": counted with the real segmenter, "sentences_pool": n, "bytes": n}."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    sentences, headings = real_material()
+    make = SentenceMaker(sentences, rng)
+    n_files = max(1, round(n_passages / per_file))
+    entries, total, size = [], 0, 0
+    paragraphs_per_passage = 1.0
+    for i in range(n_files):
+        want = round(n_passages * (i + 1) / n_files) - total  # passages this file should hold
+        title = f"Synthetic notes on Interpersonal Psychotherapy, volume {i + 1}"
+        path = dest / f"synth-{i:03d}.txt"
+        text = _document(title, max(1, round(want * paragraphs_per_passage)), make, headings, rng, i + 1)
+        got = _count_passages(text, title, path)
+        if i == 0 and got:  # calibrate paragraphs per passage on the first file, then redo it
+            paragraphs_per_passage = round(want * paragraphs_per_passage) / got
+            text = _document(title, max(1, round(want * paragraphs_per_passage)), make, headings, rng, i + 1)
+            got = _count_passages(text, title, path)
+        path.write_text(text, encoding="utf-8")
+        total += got
+        size += len(text.encode("utf-8"))
+        entries.append(f'[[source]]\nid = "synth-{i:03d}"\ntitle = "{title}"\nfile = "{path.name}"\nurl = ""\n'
+                       f'links = []\nprovenance = "generated by bench/synth.py from the real sources\' sentences"\n')
+    (dest / "sources.toml").write_text("\n".join(entries), encoding="utf-8")
+    return {"files": n_files, "passages": total, "sentences_pool": len(sentences), "bytes": size}

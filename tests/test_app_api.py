@@ -1,0 +1,119 @@
+"""The real page (real index, real model) called through gradio_client, as a program would."""
+
+from __future__ import annotations
+
+import html
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from app_support import GRADIO_PANDAS_NOISE, serve
+
+pytestmark = [pytest.mark.model, *GRADIO_PANDAS_NOISE]
+
+XSS = '<img src=x onerror=alert(1)> <script>alert(1)</script> what is IPT?'
+RECORD_KEYS = {"question", "abstained", "reason", "passages", "warnings", "notice", "mode"}
+
+
+@pytest.fixture(scope="module")
+def url(real_searcher):
+    with serve(real_searcher) as u:
+        yield u
+
+
+@pytest.fixture(scope="module")
+def client(url):
+    from gradio_client import Client
+
+    return Client(url, analytics_enabled=False, verbose=False)
+
+
+def ask(client, question, k=5, sources=None) -> dict:
+    return json.loads(client.predict(question, k, sources, api_name="/ask"))
+
+
+def test_endpoints_are_named(client):
+    named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/ask", "/echo", "/show"} <= set(named)
+
+
+def test_who_created_ipt_quotes_the_exact_source_text(client, real_searcher):
+    record = ask(client, "Who created interpersonal psychotherapy?")
+    assert set(record) == RECORD_KEYS
+    assert record["abstained"] is False and record["passages"]
+    first = record["passages"][0]
+    assert "Klerman" in first["text"] and "Weissman" in first["text"]
+    for p in record["passages"]:
+        with open(p["path"], encoding="utf-8") as f:
+            assert p["text"] == f.read()[p["start"]:p["end"]]
+        assert p["start"] <= p["highlight"]["start"] < p["highlight"]["end"] <= p["end"]
+    # The same record as `ipt-qa ask --json` (the library's own answer, serialised the same way).
+    direct = real_searcher.ask("Who created interpersonal psychotherapy?").to_dict()
+    assert record == json.loads(json.dumps(direct, ensure_ascii=False))
+
+
+def test_off_topic_question_abstains(client):
+    record = ask(client, "What is the capital of France?")
+    assert record["abstained"] is True and record["reason"] and record["passages"] == []
+
+
+def test_k_and_sources_are_honoured(client):
+    assert len(ask(client, "How long does IPT last?", k=2)["passages"]) <= 2
+    record = ask(client, "How long does IPT last?", k=5, sources=["understanding-ipt"])
+    assert record["passages"] and {p["source_id"] for p in record["passages"]} == {"understanding-ipt"}
+
+
+def test_unknown_source_is_a_one_line_error(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as e:
+        ask(client, "How long does IPT last?", sources=["no-such-source"])
+    assert "unknown source" in str(e.value) and "Traceback" not in str(e.value)
+
+
+def test_xss_question_is_data_in_the_record_and_escaped_on_the_page(client, real_searcher):
+    assert ask(client, XSS)["question"] == XSS
+    results, source = client.predict(XSS, 5, list(real_searcher.index.sources), api_name="/show")
+    assert html.escape(XSS) in results
+    for raw in ("<img", "<script"):
+        assert raw not in results.lower() and raw not in source.lower()
+
+
+def test_page_output_shows_cards_and_crisis_notice_first(client, real_searcher):
+    every = list(real_searcher.index.sources)
+    results, _ = client.predict("Who created IPT?", 3, every, api_name="/show")
+    assert results.count('class="ipt-card"') == 3 and "<mark" in results
+    results, _ = client.predict("I have thought about suicide. Can IPT help with depression?", 3, every,
+                                api_name="/show")
+    assert results.index("ipt-notice") < results.index("ipt-asked")
+
+
+def test_empty_question_and_no_source_get_clear_messages(client, real_searcher):
+    results, _ = client.predict("   ", 5, list(real_searcher.index.sources), api_name="/show")
+    assert "Type a question" in results
+    results, _ = client.predict("Who created IPT?", 5, [], api_name="/show")
+    assert "No source is chosen" in results
+    # The API does what the library does with an empty question: an abstention or a one-line error.
+    from gradio_client.exceptions import AppError
+
+    try:
+        record = ask(client, "   ")
+    except AppError as e:
+        assert "empty" in str(e) and "Traceback" not in str(e)
+    else:
+        assert record["abstained"] is True and record["passages"] == []
+
+
+def test_echo_returns_its_input_unchanged(client):
+    for text in ("hello", XSS, "ünïcødé ✓ — 12 to 16 weeks", ""):
+        assert client.predict(text, api_name="/echo") == text
+
+
+def test_several_learners_at_once(client):
+    questions = ["Who created IPT?", "How long does IPT last?", "What problems does IPT focus on?",
+                 "Is IPT as good as medication?"] * 3
+    with ThreadPoolExecutor(8) as pool:
+        records = list(pool.map(lambda q: ask(client, q), questions))
+    assert [r["question"] for r in records] == questions
+    assert all(not r["abstained"] and r["passages"] for r in records)

@@ -1,0 +1,219 @@
+"""Rendering of the web page's HTML (qa.page): escaping, highlight placement, abstention, notices.
+
+Fast: the tiny corpus with the fake embedder, or hand-made records."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from qa import page
+from qa.records import AlsoIn, Answer, Hit
+from qa.safety import CRISIS_NOTICE
+
+XSS = ['<img src=x onerror=alert(1)>', "<script>alert(1)</script>", '"><svg onload=alert(1)>',
+       "${alert(1)}", "{{constructor.constructor('alert(1)')()}}"]
+
+
+def _hit(text: str, start: int = 100, hl: tuple[int, int] | None = None, **kw) -> Hit:
+    fields = dict(source_id="alpha", title="Alpha notes on IPT", path="corpus/alpha.txt", section="Who created IPT?",
+                  start=start, end=start + len(text), line_start=3, line_end=5, rank=1, score=0.9,
+                  similarity=0.6, text=text, highlight={"start": hl[0], "end": hl[1]} if hl else {})
+    fields.update(kw)
+    return Hit(**fields)
+
+
+def _marked(markup: str, cls: str) -> list[str]:
+    """The unescaped text inside each <mark class="cls..."> element."""
+    return [html.unescape(m) for m in re.findall(rf'<mark class="{cls}[^"]*"[^>]*>(.*?)</mark>', markup, re.S)]
+
+
+def _no_live_markup(markup: str, payload: str) -> None:
+    """The payload appears only escaped: no tag or attribute of it reaches the markup."""
+    assert payload not in markup or payload == html.escape(payload)
+    for tag in ("<img", "<script", "<svg"):
+        assert tag not in markup.lower()
+
+
+# -- escaping ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_question_is_escaped(tiny_searcher, payload):
+    answer = tiny_searcher.ask(f"Who created IPT? {payload}")
+    markup = page.answer_html(answer)
+    _no_live_markup(markup, payload)
+    assert html.escape(answer.question) in markup
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_passage_text_title_section_are_escaped(payload):
+    text = f"Before {payload} & after."
+    hit = _hit(text, hl=(100, 100 + len(text)), title=f"T {payload}", section=f"S {payload}", path=f"p{payload}")
+    markup = page.card_html(hit)
+    _no_live_markup(markup, payload)
+    assert markup.count(html.escape(payload)) >= 3  # text, title, section (and path)
+
+
+def test_abstention_reason_and_source_view_are_escaped():
+    payload = XSS[0]
+    answer = Answer(question=payload, abstained=True, reason=f"because {payload}", passages=[])
+    _no_live_markup(page.answer_html(answer), payload)
+    doc = page.SourceDoc(id="x", title=payload, path="corpus/x.txt", text=f"line one\n{payload}\n", url=payload,
+                         links=(payload,), provenance=payload)
+    markup = page.source_html(doc, 9, 9 + len(payload), 9, 9 + len(payload))
+    _no_live_markup(markup, payload)
+    assert _marked(markup, "ipt-cited") == [payload]
+
+
+def test_only_web_addresses_become_links():
+    assert page.link_html("https://example.org/a?b=1&c=2") == (
+        '<a href="https://example.org/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer">'
+        "https://example.org/a?b=1&amp;c=2</a>")
+    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,<b>x</b>", "//evil.example/x"):
+        assert "<a " not in page.link_html(bad)
+
+
+# -- passage cards ----------------------------------------------------------------------------------------
+
+
+def test_highlight_mark_wraps_exactly_the_highlight_span(tiny_searcher):
+    answer = tiny_searcher.ask("Who created IPT?")
+    assert answer.passages
+    for hit in answer.passages:
+        markup = page.highlighted_text_html(hit.text, hit.start, hit.highlight)
+        a, b = hit.highlight["start"] - hit.start, hit.highlight["end"] - hit.start
+        assert markup == (html.escape(hit.text[:a]) + '<mark class="ipt-hl">' + html.escape(hit.text[a:b])
+                          + "</mark>" + html.escape(hit.text[b:]))
+        assert html.unescape(re.sub(r"</?mark[^>]*>", "", markup)) == hit.text
+
+
+def test_highlight_with_special_characters_and_offsets():
+    text = "A <b> & B. The best sentence <here>. Tail"
+    a = text.index("The best")
+    b = text.index(". Tail") + 1
+    markup = page.highlighted_text_html(text, 1000, {"start": 1000 + a, "end": 1000 + b})
+    assert _marked(markup, "ipt-hl") == ["The best sentence <here>."]
+    assert markup.startswith("A &lt;b&gt; &amp; B. <mark")
+
+
+def test_highlight_missing_or_out_of_range_is_safe():
+    assert page.highlighted_text_html("plain <text>", 5, {}) == "plain &lt;text&gt;"
+    assert _marked(page.highlighted_text_html("abcdef", 10, {"start": 0, "end": 13}), "ipt-hl") == ["abc"]
+    assert "<mark" not in page.highlighted_text_html("abcdef", 10, {"start": 30, "end": 40})
+
+
+def test_card_shows_title_section_lines_relevance_and_citation_button():
+    hit = _hit("Gerald Klerman and Myrna Weissman created it.", hl=(100, 145))
+    markup = page.card_html(hit)
+    assert "Alpha notes on IPT" in markup
+    assert "Section: Who created IPT?" in markup
+    assert "corpus/alpha.txt, lines 3–5" in markup
+    assert ">strong match<" in markup and 'title="score 0.90"' in markup
+    assert ('data-source="alpha" data-start="100" data-end="145" data-hl-start="100" data-hl-end="145"'
+            in markup)
+
+
+@pytest.mark.parametrize("similarity,label", [(0.7, "strong match"), (0.45, "good match"), (0.2, "partial match")])
+def test_relevance_label_is_words(similarity, label):
+    assert f">{label}<" in page.card_html(_hit("x", similarity=similarity))
+
+
+def test_also_in_line_lists_the_other_sources_with_their_own_citations():
+    twin = AlsoIn(source_id="beta", title="Beta <guide>", path="corpus/beta.md", section="", start=7, end=30,
+                  line_start=2, line_end=2, text="same statement", highlight={"start": 9, "end": 20})
+    markup = page.card_html(_hit("statement", also_in=[twin]))
+    assert "Also stated in:" in markup
+    assert "Beta &lt;guide&gt; (line 2)" in markup
+    assert 'data-source="beta" data-start="7" data-end="30" data-hl-start="9" data-hl-end="20"' in markup
+    assert "Also stated in" not in page.card_html(_hit("statement"))
+
+
+def test_answer_lists_cards_best_first(tiny_searcher):
+    answer = tiny_searcher.ask("How long does IPT last?", k=3)
+    markup = page.answer_html(answer)
+    ranks = [int(r) for r in re.findall(r'<article class="ipt-card" data-rank="(\d+)"', markup)]
+    assert ranks == [h.rank for h in answer.passages] == list(range(1, len(answer.passages) + 1))
+    assert "Nothing in the sources" not in markup
+
+
+# -- abstention, notices, warnings ------------------------------------------------------------------------
+
+
+def test_abstention_message_offers_examples_and_coverage():
+    answer = Answer(question="What is the capital of France?", abstained=True, reason="nothing is close",
+                    passages=[])
+    markup = page.answer_html(answer)
+    assert "Nothing in the sources answers this question." in markup
+    assert html.escape(page.COVERAGE) in markup
+    for q in page.EXAMPLE_QUESTIONS:
+        assert f'data-question="{html.escape(q)}"' in markup
+    assert "nothing is close" in markup  # the reason, folded under "Why?"
+    assert "ipt-card" not in markup
+
+
+def test_crisis_notice_is_an_alert_above_the_passages(tiny_searcher):
+    answer = tiny_searcher.ask("I think about suicide. Who created IPT?")
+    assert answer.notice == CRISIS_NOTICE and answer.passages
+    markup = page.answer_html(answer)
+    notice_at = markup.index('<div class="ipt-notice" role="alert">')
+    assert notice_at < markup.index("ipt-card") and notice_at < markup.index("ipt-asked")
+    assert html.escape(CRISIS_NOTICE) in markup
+
+
+def test_crisis_notice_also_shown_when_abstaining():
+    answer = Answer(question="suicide", abstained=True, reason="r", passages=[], notice=CRISIS_NOTICE)
+    markup = page.answer_html(answer)
+    assert markup.index("ipt-notice") < markup.index("ipt-abstain")
+
+
+def test_no_notice_for_an_ordinary_question(tiny_searcher):
+    assert "ipt-notice" not in page.answer_html(tiny_searcher.ask("Who created IPT?"))
+
+
+def test_warnings_are_shown():
+    answer = Answer(question="q", abstained=True, reason=None, passages=[], warnings=["the question was <cut>"])
+    assert '<div class="ipt-msg ipt-msg-warning"><p>the question was &lt;cut&gt;</p></div>' in page.answer_html(answer)
+
+
+def test_disclaimer_says_learning_not_medical_advice():
+    markup = page.disclaimer_html()
+    assert "five web sources" in markup and "not medical advice" in markup
+
+
+# -- the source view --------------------------------------------------------------------------------------
+
+
+def test_source_view_highlights_exactly_the_cited_passage(tiny_searcher):
+    import app
+
+    docs = app.load_source_docs(tiny_searcher)  # found through the index's own source paths
+    assert set(docs) == set(tiny_searcher.index.sources)
+    for hit in tiny_searcher.ask("What problem areas does IPT work on?", k=5).passages:
+        doc = docs[hit.source_id]
+        assert doc.text[hit.start:hit.end] == hit.text
+        markup = page.source_html(doc, hit.start, hit.end, hit.highlight["start"], hit.highlight["end"])
+        # Every piece of the span is marked (split only at line ends), the first one is the scroll anchor.
+        assert "".join(_marked(markup, "ipt-cited")) == hit.text.replace("\n", "")
+        assert markup.count('id="cited"') == 1
+        assert re.search(r'<mark class="ipt-cited[^"]*" id="cited">', markup)
+        best = doc.text[hit.highlight["start"]:hit.highlight["end"]]
+        assert "".join(_marked(markup, "ipt-cited ipt-best")) == best.replace("\n", "")
+        # The whole source is there, line by line, with line numbers.
+        assert html.unescape(re.sub(r"<[^>]+>", "", re.sub(r'<span class="ipt-ln"[^>]*>\d+</span>', "",
+                                                             markup.split('<div class="ipt-source-text">')[1]))) \
+            == doc.text.replace("\n", "")
+        assert f"{hit.path}, {page.lines_label(hit.line_start, hit.line_end)}" in markup
+
+
+def test_source_view_shows_address_and_links():
+    doc = page.SourceDoc(id="a", title="A", path="corpus/a.txt", text="one\ntwo\n", url="https://example.org/a",
+                         links=("https://example.org/b", "http://x.example/c..."))
+    markup = page.source_html(doc, 4, 7, 4, 7)
+    assert 'Original page: <a href="https://example.org/a"' in markup
+    assert markup.count('rel="noopener noreferrer"') == 3
+    assert "line 2" in markup
+    no_url = page.source_html(page.SourceDoc(id="b", title="B", path="b", text="x"), 0, 1, 0, 1)
+    assert "not recorded" in no_url and "<a " not in no_url
