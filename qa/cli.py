@@ -71,6 +71,10 @@ def _questions(args) -> tuple[list[str], bool]:
         return [" ".join(args.question)], False
     if sys.stdin is None or sys.stdin.isatty():
         return [], True
+    # Bytes that are not UTF-8 must not end the batch with a traceback (standard input is strict under a
+    # UTF-8 locale or PYTHONIOENCODING=utf-8): keep them as surrogates, which clean_question turns into "?".
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="surrogateescape")
     return [line.rstrip("\n") for line in sys.stdin], True
 
 

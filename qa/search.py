@@ -182,16 +182,15 @@ class Searcher:
         """Row (into sentence_vectors) of the sentence of passage i that best matches the question."""
         lo, hi = int(self.index.sentence_offsets[i]), int(self.index.sentence_offsets[i + 1])
         sims = self.index.sentence_vectors[lo:hi] @ qvec
-        p = self.index.passages[i]
         if qstems:
-            for j, (a, b) in enumerate(p.sentences):
-                sent = p.text[a - p.start:b - p.start]
-                overlap = len(qstems & set(analyze(sent))) / len(qstems)
+            for j in range(hi - lo):
+                overlap = len(qstems & self._stems_of_sentence(lo + j)) / len(qstems)
                 sims[j] += 0.3 * overlap  # shared key words break near-ties between similar sentences
         j = int(np.argmax(sims))
         return lo + j, float(sims[j])
 
     def _stems_of_sentence(self, row: int) -> set[str]:
+        """Content stems of one sentence, analysed once and kept (a dict write is atomic under the GIL)."""
         if row not in self._sentence_stems:
             i = int(np.searchsorted(self.index.sentence_offsets, row, side="right")) - 1
             p = self.index.passages[i]
@@ -268,7 +267,8 @@ class Searcher:
         )
         hits: list[Hit] = []
         kept_rows: list[int] = []
-        for c in cands:
+        # Twins of the shown passages rank close to them: looking a few ranks past k finds them.
+        for c in cands[: 4 * k]:
             row, _ = self._best_sentence(c.index, qvec, qstems)
             fields = self._hit_fields(c.index, row)
             # Same statement in another source already shown? Then list it under that passage instead.
