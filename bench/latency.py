@@ -81,7 +81,7 @@ def run(report: Report, searcher, rounds: int = 2, seed: int = 0) -> dict:
     from qa.text import SpellFixer
 
     enc_n, cold, paired_n = [], [], []
-    for i, q in enumerate(qs):
+    for i, q in enumerate(qs[::2]):  # half the questions: enough for a median, and a cold call is slow
         SpellFixer.fix.cache_clear()
         if i % 2:
             te, _ = timed(floor, q)
