@@ -1,0 +1,176 @@
+"""Case 6: attack surface. Loopback by default, no file reads through Gradio's file routes, no pickle, model
+weights checked by hash. (Dependencies are audited with pip-audit by hand: see RELIABILITY.md.)"""
+
+from __future__ import annotations
+
+import http.client
+import inspect
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app_support import GRADIO_PANDAS_NOISE
+from qa.embed import HashEmbedder, MiniLMEmbedder, bundled_model_dir
+from qa.errors import ModelError
+from qa.index import build_index
+from qa.settings import MODEL_SHA256
+from rel_support import CORPUS, ROOT, child_env
+
+pytestmark = GRADIO_PANDAS_NOISE
+
+
+# ---------------------------------------------------------------------------------------------------------
+# bind address
+
+
+def test_default_bind_is_loopback_everywhere():
+    import app
+    from qa.cli import parser
+
+    for fn in (app.main, app.launch):
+        assert inspect.signature(fn).parameters["host"].default == "127.0.0.1", fn.__name__
+    assert parser().parse_args(["serve"]).host == "127.0.0.1"
+    for cmd in ([sys.executable, "-m", "qa", "serve", "--help"], [sys.executable, str(ROOT / "app.py"), "--help"]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        text = " ".join(proc.stdout.split())
+        assert re.search(r"--host HOST .*\(default: 127\.0\.0\.1\)", text), proc.stdout
+
+
+def _listeners(port: int) -> list[str]:
+    """Local addresses (hex, as in /proc/net/tcp*) of sockets listening on `port`."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            addr, hexport = fields[1].split(":")
+            if fields[3] == "0A" and int(hexport, 16) == port:  # 0A = LISTEN
+                out.append(addr)
+    return out
+
+
+@pytest.mark.model
+def test_served_page_listens_on_loopback_only(real_app_url):
+    port = int(real_app_url.rsplit(":", 1)[1])
+    # 0100007F is 127.0.0.1; 00000000 (0.0.0.0) or any tcp6 listener would mean reachable from outside.
+    assert _listeners(port) == ["0100007F"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Gradio's file routes
+
+TRAVERSALS = [
+    "/gradio_api/file=/etc/passwd",
+    "/gradio_api/file=//etc/passwd",
+    "/gradio_api/file=%2Fetc%2Fpasswd",
+    "/gradio_api/file=%252Fetc%252Fpasswd",
+    "/gradio_api/file=../../../../../../etc/passwd",
+    "/gradio_api/file=..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "/gradio_api/file=%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/gradio_api/file=/etc/passwd%00.png",
+    "/gradio_api/file=..\\..\\..\\..\\etc\\passwd",
+    "/gradio_api/file=/proc/self/environ",
+    "/gradio_api/file=../corpus/sources.toml",
+    "/gradio_api/file=corpus/sources.toml",
+    "/gradio_api/file=..%2Fcorpus%2Fsources.toml",
+    f"/gradio_api/file={CORPUS / 'sources.toml'}",
+    "/gradio_api/file=" + str(CORPUS / "sources.toml").replace("/", "%2F"),
+    f"/gradio_api/file={ROOT / 'app.py'}",
+    "/file=/etc/passwd",
+    "/file=../corpus/sources.toml",
+    f"/file={CORPUS / 'sources.toml'}",
+    "/gradio_api/static/../../../../../../etc/passwd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/assets/..%2f..%2f..%2f..%2fetc%2fpasswd",
+]
+
+
+@pytest.mark.model
+def test_file_routes_do_not_serve_local_files(real_app_url, real_index_dir):
+    host, port = real_app_url.split("//")[1].split(":")
+    paths = TRAVERSALS + [f"/gradio_api/file={(real_index_dir / 'current' / 'manifest.json')}"]
+    for path in paths:
+        # http.client sends the path exactly as written (no normalisation of ".." or of escapes).
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+        assert resp.status in (403, 404), (path, resp.status, body[:200])
+        for leak in ("root:", "[[source]]", "provenance", "format_version", "IPT_QA", "HF_HUB"):
+            assert leak not in body, (path, body[:200])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# no pickle
+
+PICKLE_PATTERNS = [
+    r"^\s*import\s+(c?pickle|cloudpickle|dill|joblib|shelve|marshal)\b",
+    r"^\s*from\s+(c?pickle|cloudpickle|dill|joblib|shelve|marshal)\b",
+    r"pickle\.loads?\(", r"allow_pickle\s*=\s*True", r"torch\.load\(", r"joblib\.load\(", r"dill\.loads?\(",
+    r"shelve\.open\(", r"marshal\.loads?\(",
+]
+
+
+def test_no_pickle_in_the_code():
+    files = sorted((ROOT / "qa").rglob("*.py")) + [ROOT / "app.py"]
+    assert len(files) > 10
+    found = []
+    for path in files:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if any(re.search(p, line) for p in PICKLE_PATTERNS):
+                found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert found == []
+
+
+def test_index_files_load_without_pickle(tiny_corpus, tmp_path):
+    index = tmp_path / "index"
+    build_index(tiny_corpus, index, HashEmbedder())
+    arrays = sorted((index / "current").resolve().rglob("*.npy"))
+    assert len(arrays) >= 4
+    for path in arrays:
+        arr = np.load(path, allow_pickle=False)  # raises on an object array
+        assert arr.dtype != object, path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# model weights
+
+
+def test_bundled_weights_are_the_expected_ones():
+    from qa.corpus import file_sha256
+
+    assert file_sha256(bundled_model_dir() / "model.safetensors") == MODEL_SHA256
+
+
+def test_wrong_expected_hash_is_refused_before_loading():
+    with pytest.raises(ModelError, match="SHA-256") as err:
+        MiniLMEmbedder(expected_sha256="0" * 64)
+    assert "\n" not in str(err.value)
+
+
+def test_flipped_byte_in_the_weights_is_refused(tmp_path):
+    src, dst = bundled_model_dir(), tmp_path / "model"
+    dst.mkdir()
+    for p in src.iterdir():
+        if p.name != "model.safetensors":
+            os.symlink(p, dst / p.name)
+    shutil.copyfile(src / "model.safetensors", dst / "model.safetensors")
+    with open(dst / "model.safetensors", "r+b") as f:
+        f.seek((dst / "model.safetensors").stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0x01]))
+    with pytest.raises(ModelError, match="SHA-256"):
+        MiniLMEmbedder(model_dir=dst)
+    (dst / "model.safetensors").unlink()
+    with pytest.raises(ModelError, match="missing"):
+        MiniLMEmbedder(model_dir=dst)
