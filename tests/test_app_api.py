@@ -110,10 +110,19 @@ def test_echo_returns_its_input_unchanged(client):
         assert client.predict(text, api_name="/echo") == text
 
 
-def test_several_learners_at_once(client):
+def test_several_learners_at_once(url):
+    from gradio_client import Client
+
     questions = ["Who created IPT?", "How long does IPT last?", "What problems does IPT focus on?",
                  "Is IPT as good as medication?"] * 3
-    with ThreadPoolExecutor(8) as pool:
-        records = list(pool.map(lambda q: ask(client, q), questions))
+    # One Client per learner, as in a real class: a Client shared by threads cancels about 1% of jobs on its
+    # own side (RELIABILITY.md, finding 3), which would make this test flaky without saying anything of the app.
+    def learner(mine: list[str]) -> list[dict]:
+        client = Client(url, analytics_enabled=False, verbose=False)
+        return [ask(client, q) for q in mine]
+
+    with ThreadPoolExecutor(4) as pool:
+        per_learner = list(pool.map(learner, [questions[i::4] for i in range(4)]))
+    records = [per_learner[i % 4][i // 4] for i in range(len(questions))]
     assert [r["question"] for r in records] == questions
     assert all(not r["abstained"] and r["passages"] for r in records)
