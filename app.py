@@ -36,6 +36,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 
 from qa import page  # noqa: E402
+from qa.bodylimit import BodyLimit  # noqa: E402
 from qa.corpus import file_sha256, load_corpus  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.service import DEFAULT_CORPUS, DEFAULT_INDEX, PROJECT_DIR, open_searcher  # noqa: E402
@@ -302,11 +303,13 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
     """Serve the page locally with safe settings: no share link, no monitoring, no file access, small uploads,
-    no tracebacks sent to the browser, and no run history (questions about one's mental health should not
+    no tracebacks sent to the browser, request bodies bounded (qa/bodylimit.py), and no run history (questions about one's mental health should not
     linger in a shared browser). Extra keywords (e.g. prevent_thread_lock=True) go to `Blocks.launch`."""
+    from starlette.middleware import Middleware
+
     return demo.launch(server_name=host, server_port=port, share=False, enable_monitoring=False,
                        max_file_size="1mb", show_error=False, run_history=False, footer_links=["api", "settings"],
-                       theme=THEME, css=CSS, **kw)
+                       theme=THEME, css=CSS, app_kwargs={"middleware": [Middleware(BodyLimit)]}, **kw)
 
 
 def main(host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None) -> None:

@@ -109,6 +109,79 @@ def test_file_routes_do_not_serve_local_files(real_app_url, real_index_dir):
             assert leak not in body, (path, body[:200])
 
 
+def _post(url: str, path: str, body: bytes, headers: dict) -> tuple[int, str]:
+    host, port = url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def test_oversized_request_body_is_refused_before_it_is_read(real_app_url):
+    """A 100 MB question used to be read and parsed whole (3 s, +243 MB); now: 413 at once, page unharmed."""
+    from qa.bodylimit import MAX_BODY_BYTES
+
+    import json
+
+    # Only the headers are sent: the answer comes before any of the declared 100 MB is read.
+    host, port = real_app_url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.putrequest("POST", "/gradio_api/call/ask")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(100 * 1024 * 1024))
+        conn.endheaders()
+        resp = conn.getresponse()
+        status, body = resp.status, resp.read().decode()
+    finally:
+        conn.close()
+    assert status == 413 and f"larger than {MAX_BODY_BYTES:,} bytes" in body
+    # A lying or non-numeric Content-Length is refused too.
+    status, _ = _post(real_app_url, "/gradio_api/call/ask", b"{}", {"Content-Length": "x"})
+    assert status in (400, 413)
+    # A 1 MB question is still accepted (and cut to the question bound by the search).
+    ok = json.dumps({"data": ["IPT " * 250_000, 5, None]}).encode()
+    status, body = _post(real_app_url, "/gradio_api/call/ask", ok, {"Content-Type": "application/json"})
+    assert status == 200 and "event_id" in body
+
+
+def test_body_limit_stops_a_chunked_body_past_the_bound():
+    """Without Content-Length (chunked upload) the body is counted as it arrives and cut off past the bound."""
+    import asyncio
+
+    from qa.bodylimit import BodyLimit
+
+    reached = []
+
+    async def endpoint(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        reached.append(True)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def run(chunks: list[bytes]) -> list[dict]:
+        sent, queue = [], list(chunks)
+
+        async def receive():
+            body = queue.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(queue)}
+
+        async def send(message):
+            sent.append(message)
+
+        await BodyLimit(endpoint, max_bytes=100)({"type": "http", "headers": []}, receive, send)
+        return sent
+
+    small = asyncio.run(run([b"x" * 60, b"x" * 40]))  # exactly the bound: passes
+    assert small[0]["status"] == 200 and reached == [True]
+    big = asyncio.run(run([b"x" * 60, b"x" * 41, b"x" * 10]))
+    assert big[0]["status"] == 413 and reached == [True]  # the endpoint never finished reading it
+
+
 # ---------------------------------------------------------------------------------------------------------
 # no pickle
 
