@@ -66,3 +66,17 @@ class SpellFixer:
 
     def fix_text(self, text: str) -> list[str]:
         return [self.fix(w) for w in words(text)]
+
+    def repair(self, text: str) -> str:
+        """`text` with each word unknown to the corpus replaced by its closest corpus word, everything else
+        (case, punctuation, spacing) kept: what the embedder sees, since MiniLM's word pieces turn a typo
+        ("assesment") into unrelated fragments."""
+
+        def one(m: re.Match) -> str:
+            word = words(m.group(0))
+            if len(word) != 1 or word[0] in self.known:
+                return m.group(0)
+            fixed = self.fix(word[0])
+            return m.group(0) if fixed == word[0] else fixed
+
+        return WORD_RE.sub(one, text)

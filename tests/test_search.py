@@ -288,3 +288,30 @@ def test_json_record_matches_the_contract(real_searcher, real_answers):
                 assert open(a["path"], encoding="utf-8").read()[a["start"]:a["end"]] == a["text"]
     assert records[-1]["abstained"] and records[-1]["passages"] == []
     assert saw_also_in
+
+
+def test_spell_repair_fixes_only_words_unknown_to_the_corpus():
+    from qa.text import SpellFixer
+
+    fixer = SpellFixer({"initial", "assessment", "interpersonal", "therapy", "psychotherapy", "ipt", "grief"})
+    # Case, punctuation and spacing are kept; known and short words are left alone; far-off words too.
+    assert fixer.repair("Initial assesment in  Interpersonal therapy? pyschotherapy, IPT!") == \
+        "Initial assessment in  Interpersonal therapy? psychotherapy, IPT!"
+    assert fixer.repair("grief and zebra crossings") == "grief and zebra crossings"
+
+
+def test_embedder_sees_the_question_with_typos_repaired(tiny_searcher):
+    seen = []
+    original = tiny_searcher.embedder.encode
+
+    def spy(texts):
+        seen.extend(texts)
+        return original(texts)
+
+    tiny_searcher.embedder.encode = spy
+    try:
+        tiny_searcher._cache.clear()
+        tiny_searcher.ask("who creatd interpersonal pyschotherapy")
+    finally:
+        del tiny_searcher.embedder.encode
+    assert seen and "pyschotherapy" not in seen[-1] and "psychotherapy" in seen[-1]
