@@ -303,8 +303,9 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
     """Serve the page locally with safe settings: no share link, no monitoring, no file access, small uploads,
-    no tracebacks sent to the browser, request bodies bounded (qa/bodylimit.py), and no run history (questions about one's mental health should not
-    linger in a shared browser). Extra keywords (e.g. prevent_thread_lock=True) go to `Blocks.launch`."""
+    request bodies bounded (qa/bodylimit.py), no tracebacks sent to the browser, and no run history
+    (questions about one's mental health should not linger in a shared browser). Extra keywords (e.g.
+    prevent_thread_lock=True) go to `Blocks.launch`."""
     from starlette.middleware import Middleware
 
     return demo.launch(server_name=host, server_port=port, share=False, enable_monitoring=False,
