@@ -53,8 +53,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the figures as JSON")
     e.add_argument("--mode", action="append", dest="modes", choices=("hybrid", "bm25", "dense"),
                    help="modes to compare (repeatable; default: all three)")
-    e.add_argument("--split", choices=("dev", "test", "all"), default=None,
-                   help="which half to report (default: both, side by side)")
+    e.add_argument("--split", choices=("dev", "test", "test2", "all"), default=None,
+                   help="which split to report (default: every split, side by side)")
     e.add_argument("--report", type=Path, default=None, help="where to write the Markdown report "
                                                               "(default: eval/report.md; '-' for none)")
     _paths(e)

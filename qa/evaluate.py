@@ -24,6 +24,13 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_GOLD = PROJECT_DIR / "eval" / "gold.jsonl"
 DEFAULT_REPORT = PROJECT_DIR / "eval" / "report.md"
 MODES = ("bm25", "dense", "hybrid")
+# dev: tuned and calibrated on; test, test2: held out, only reported. test2 holds questions written later,
+# blind, that leave the topic implicit (see eval/README in docs/evaluation.md).
+SPLITS = ("dev", "test", "test2")
+HELD_OUT = ("test", "test2")
+# What kind of question a gold row is: names the corpus topic ("named"), leaves it implicit ("implicit"),
+# another subject altogether ("off-topic"), or about the topic but not answered by the sources ("near-miss").
+KINDS = ("named", "implicit", "off-topic", "near-miss")
 KS = (1, 3, 5, 10)
 METRICS = [f"hit_rate@{k}" for k in KS] + ["mrr@10", "ndcg@10"] + [f"recall@{k}" for k in KS]
 
@@ -40,6 +47,7 @@ class GoldQuestion:
     question: str
     split: str
     answers: list[GoldAnswer] = field(default_factory=list)
+    kind: str = ""
 
     @property
     def answerable(self) -> bool:
@@ -57,14 +65,20 @@ def load_gold(path: str | os.PathLike) -> list[GoldQuestion]:
         try:
             r = json.loads(line)
             q = GoldQuestion(id=str(r["id"]), question=str(r["question"]), split=str(r.get("split", "dev")),
-                             answers=[GoldAnswer(str(a["source_id"]), str(a["quote"])) for a in r.get("answers", [])])
+                             answers=[GoldAnswer(str(a["source_id"]), str(a["quote"])) for a in r.get("answers", [])],
+                             kind=str(r.get("kind", "")))
         except (ValueError, KeyError, TypeError) as e:
             raise GoldError(f"{path}:{n}: not a gold record ({e}); expected "
                             '{"id", "question", "split", "answers": [{"source_id", "quote"}]}') from None
         if q.id in seen:
             raise GoldError(f"{path}:{n}: id {q.id!r} appears twice")
-        if q.split not in ("dev", "test"):
-            raise GoldError(f"{path}:{n}: split must be 'dev' or 'test', not {q.split!r}")
+        if q.split not in SPLITS:
+            raise GoldError(f"{path}:{n}: split must be one of {', '.join(SPLITS)}, not {q.split!r}")
+        if q.kind and q.kind not in KINDS:
+            raise GoldError(f"{path}:{n}: kind must be one of {', '.join(KINDS)}, not {q.kind!r}")
+        if q.kind and (q.kind in ("named", "implicit")) != q.answerable:
+            raise GoldError(f"{path}:{n}: kind {q.kind!r} does not fit a question with "
+                            f"{len(q.answers)} answer(s)")
         seen.add(q.id)
         out.append(q)
     return out
@@ -112,6 +126,18 @@ def is_relevant(source_id: str, start: int, end: int, spans: list[tuple[str, int
 # ---------------------------------------------------------------------------------------------------------
 
 
+def groups(questions: list[GoldQuestion]) -> list[str]:
+    """The groups figures are given for: each split present, "all", then "split:kind" for each kind present."""
+    splits = [s for s in SPLITS if any(q.split == s for q in questions)]
+    kinds = [f"{s}:{k}" for s in splits for k in KINDS if any(q.split == s and q.kind == k for q in questions)]
+    return splits + ["all"] + kinds
+
+
+def in_group(q: GoldQuestion, group: str) -> bool:
+    split, _, kind = group.partition(":")
+    return (split == "all" or q.split == split) and (not kind or q.kind == kind)
+
+
 def evaluate(searcher, questions: list[GoldQuestion], texts: dict[str, str], modes=MODES, k: int = 10) -> dict:
     """Run every question in every mode; return figures per mode and split, plus per-question details.
     `texts`: source id -> text, to locate the gold quotes."""
@@ -139,8 +165,8 @@ def evaluate(searcher, questions: list[GoldQuestion], texts: dict[str, str], mod
             per_q[q.id] = {"abstained": ans.abstained, "ids": ids, "hits": ans.passages, "signals": ans.signals}
         results["questions"][mode] = per_q
         results["modes"][mode] = {}
-        for split in ("dev", "test", "all"):
-            qs = [q for q in questions if split == "all" or q.split == split]
+        for split in groups(questions):
+            qs = [q for q in questions if in_group(q, split)]
             ans_qs = [q for q in qs if q.answerable]
             off = [q for q in qs if not q.answerable]
             figures: dict = {"answerable": len(ans_qs), "off_topic": len(off)}
@@ -235,36 +261,61 @@ def plot_recall(results: dict, path: Path, split: str = "test") -> None:
     plt.close(fig)
 
 
+def kind_table(results: dict, mode: str = "hybrid") -> str:
+    """Figures of one mode per split and kind of question (named topic, implicit topic, off-topic, near-miss)."""
+    cols = ["answerable", "off_topic", *TABLE_COLUMNS]
+    heads = {**HEADERS, "answerable": "answerable", "off_topic": "unanswerable"}
+    lines = ["| split:kind | " + " | ".join(heads.get(c, c) for c in cols) + " |",
+             "| --- | " + " | ".join("---:" for _ in cols) + " |"]
+    for group, f in results["modes"][mode].items():
+        if ":" in group:
+            lines.append(f"| {group} | " + " | ".join(
+                (str(f[c]) if c in ("answerable", "off_topic") else f"{f[c]:.3f}") if c in f else "–"
+                for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def split_sections(results: dict, questions: list[GoldQuestion]) -> list[str]:
+    out = []
+    for split in SPLITS:
+        n = sum(q.split == split for q in questions)
+        if not n:
+            continue
+        role = "tuned and calibrated on" if split == "dev" else "held out from tuning, only reported"
+        out += [f"## {split} ({n} questions; {role})", "", table(results, split), ""]
+    return out
+
+
 def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, str], path: Path,
                  gold_path: Path) -> None:
     png = path.with_name("recall_at_k.png")
     plot_recall(results, png)
-    n_dev = sum(q.split == "dev" for q in questions)
-    n_test = len(questions) - n_dev
+    counts = ", ".join(f"{split} {sum(q.split == split for q in questions)}" for split in SPLITS)
     parts = [
         "# Retrieval evaluation",
         "",
         f"Gold set: `{gold_path.name}`, {len(questions)} learner-style questions "
         f"({sum(q.answerable for q in questions)} answerable, {sum(not q.answerable for q in questions)} "
-        f"off-topic or unanswerable), split into a **dev** half ({n_dev}) used for tuning and a **test** half "
-        f"({n_test}) only reported. Written by `ipt-qa eval`; regenerate it after any change.",
+        f"off-topic or unanswerable), in splits ({counts}): **dev** is used for tuning and calibration, **test** "
+        "and **test2** (questions that leave the topic implicit, written blind) are only reported. Written by "
+        "`ipt-qa eval`; regenerate it after any change.",
         "",
         "Recall@k is the share of answerable questions with an acceptable passage among the first k "
         "(a passage is acceptable when its span overlaps a gold quote). MRR@10 and nDCG@10 come from ranx. "
         "Abstention figures are over the off-topic questions; \"answerable abstained\" is the share of "
         "answerable questions wrongly refused.",
         "",
-        "## Test half (held out from tuning)",
+        *split_sections(results, questions),
+        "## Hybrid by kind of question",
         "",
-        table(results, "test"),
+        "named: the question names the topic; implicit: it leaves the topic unsaid; off-topic: another subject; "
+        "near-miss: about the topic, but the sources do not answer it.",
         "",
-        "## Dev half (tuned on)",
-        "",
-        table(results, "dev"),
+        kind_table(results),
         "",
         f"![Recall at k per mode]({png.name})",
         "",
-        "## Where hybrid fails (both halves)",
+        "## Where hybrid fails (every split)",
         "",
         *(failures(results, questions, "hybrid", texts) or ["- none"]),
         "",
@@ -300,14 +351,15 @@ def run_eval_command(args) -> int:
     searcher = open_searcher(args.index, args.corpus)
     modes = tuple(args.modes or MODES)
     results = evaluate(searcher, questions, texts, modes=modes)
-    splits = [args.split] if args.split else ["test", "dev"]
+    present = [sp for sp in SPLITS if any(q.split == sp for q in questions)]
+    splits = [args.split] if args.split else [sp for sp in (*HELD_OUT, "dev") if sp in present]
     if args.json:
         print(json.dumps({"gold": str(gold_path), "questions": len(questions),
                           "modes": {m: {sp: results["modes"][m][sp] for sp in splits + ["all"]} for m in modes}},
                          indent=1))
     else:
         for sp in splits:
-            print(f"\n{sp} half ({'held out' if sp == 'test' else 'tuned on'}):")
+            print(f"\n{sp} ({'tuned on' if sp == 'dev' else 'held out'}):")
             print(table(results, sp))
     report = args.report if args.report is not None else DEFAULT_REPORT
     if str(report) != "-":
