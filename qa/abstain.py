@@ -1,53 +1,118 @@
 """Abstention: say "the sources do not answer this" instead of showing unrelated passages.
 
-Decided from features that do not depend on the fusion method, so one threshold serves every mode:
+No single similarity separates the questions the sources answer from those they do not: near-miss questions
+("can it be done over zoom") share the sources' words and meaning, and questions that leave the topic unsaid
+("how often would i go") share few words with anything. The rule therefore weighs several signals, each
+measured on what the question adds beyond the corpus's topic (qa/topic.py):
 
-* `top_dense`: cosine between the question and its most similar passage (title and heading included);
-* `top_sentence`: cosine between the question and the best single sentence of the first result;
-* `coverage`: share of the question's content words (stems) that occur anywhere in the corpus.
+* `topic_similarity`: cosine between the question read as being about the topic (its vector moved towards
+  the topic's) and the best sentence of the first passages;
+* `topic_lift`: how much closer that sentence is to the question than to the topic's name alone: what the
+  question adds beyond "IPT" (a question that adds nothing the sources hold lifts nothing);
+* `own_unknown`: share of the question's own content words (beyond the topic's and stop words) that occur
+  nowhere in the corpus ("zoom", "homework", "nhs");
+* `own_coverage`: share of them found in the first three passages;
+* `answer_type_missing`: the question asks for a kind of answer (a year, a price, a person; qa/answertype.py)
+  and none of the first five passages holds one.
 
-`top_sentence` decides, unless every content word of the question occurs in the first passage. Calibration, on the development
-half of eval/gold.jsonl (`ipt-qa eval` lists every off-topic question and the weakest answerable ones
-with this signal in eval/report.md):
-
-* answerable questions scored at least 0.552 (the lowest: "how does fixing relationship problems help
-  my symptoms"); off-topic ones from 0.05 ("capital of France") to 0.78 (near-misses about IPT such as
-  "which organisation certifies IPT therapists", which share every word with the sources);
-* the threshold is that lowest answerable score minus a margin of 0.06, because hiding a real answer costs
-  a learner more than showing weak passages (which are then flagged as a weak match, below 0.60);
-* result: no answerable dev question abstained, all other-subject questions and some other-therapy
-  questions abstained; near-misses about IPT are not caught by similarity alone (see the report).
+A logistic model over these gives the probability that the sources do not answer the question. Its weights and
+its two cut-offs are fitted on the **dev** split of eval/gold.jsonl only, by `python -m qa.calibrate`, which
+writes `qa/abstain_model.json` (with the figures it reached): refuse at or above `refuse_at`, chosen so that
+at most 2% of answerable dev questions are refused in leave-one-out (a hidden answer costs a learner more
+than a weak one shown); flag the answer as a weak match at or above `weak_at`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
-from .settings import Settings
+FEATURES = ("topic_similarity", "topic_lift", "own_unknown", "own_coverage", "answer_type_missing")
+MODEL_PATH = Path(__file__).with_name("abstain_model.json")
+TOPICS_COVERED = ("what IPT is, who created it, whom it helps, how long it lasts, how it works and how it "
+                  "compares with other treatments")
 
 
-@dataclass
-class AbstainFeatures:
-    top_dense: float  # best passage cosine
-    top_sentence: float  # best sentence cosine among the candidates
-    coverage: float  # share of the question's content stems found in the corpus
-    top_coverage: float  # ... found in the first passage
+@dataclass(frozen=True)
+class AbstainModel:
+    features: tuple[str, ...]
+    mean: tuple[float, ...]  # standardisation of each feature, as fitted
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    refuse_at: float
+    weak_at: float
+    strong_at: float = 0.8  # relevance labels (qa/search.label_of): "strong" at or above this ...
+    good_at: float = 0.5  # ... "good" at or above this, else "partial"
+    calibration: dict = field(default_factory=dict, compare=False)  # how and on what it was fitted
+
+    def p_unanswered(self, signals: dict) -> float:
+        """Probability that the sources do not answer the question, from its signals."""
+        z = self.bias + sum(w * (float(signals[f]) - m) / s
+                            for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "weights": list(self.weights), "bias": self.bias, "refuse_at": self.refuse_at,
+                "weak_at": self.weak_at, "strong_at": self.strong_at, "good_at": self.good_at,
+                "calibration": self.calibration}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AbstainModel":
+        feats = tuple(d["features"])
+        unknown = set(feats) - set(FEATURES)
+        if unknown or not (len(feats) == len(d["mean"]) == len(d["scale"]) == len(d["weights"])):
+            raise ValueError(f"abstention model: features {sorted(unknown) or feats} do not match {FEATURES}")
+        return cls(feats, tuple(map(float, d["mean"])), tuple(map(float, d["scale"])),
+                   tuple(map(float, d["weights"])), float(d["bias"]), float(d["refuse_at"]), float(d["weak_at"]),
+                   float(d.get("strong_at", 0.8)), float(d.get("good_at", 0.5)), dict(d.get("calibration", {})))
 
 
-def decide(f: AbstainFeatures, s: Settings) -> str | None:
+@lru_cache(maxsize=4)
+def load_model(path: str | Path = MODEL_PATH) -> AbstainModel:
+    """The calibrated model shipped with the package (`python -m qa.calibrate --write` makes it)."""
+    return AbstainModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def fit_logistic(X, y, l2: float = 1.0, iterations: int = 50):
+    """L2-regularised logistic regression by Newton's method on standardised features.
+    Returns (mean, scale, weights, bias). Small and exact: a few hundred rows, five features."""
+    import numpy as np
+
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    mean, scale = X.mean(0), X.std(0) + 1e-9
+    Z = np.hstack([(X - mean) / scale, np.ones((len(X), 1))])
+    b = np.zeros(Z.shape[1])
+    ridge = l2 * np.diag(np.r_[np.ones(Z.shape[1] - 1), 0.0])  # the bias is not shrunk
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(Z @ b, -60, 60)))
+        grad = Z.T @ (p - y) + ridge @ b
+        hess = (Z * (p * (1 - p))[:, None]).T @ Z + ridge
+        step = np.linalg.solve(hess, grad)
+        b -= step
+        if float(np.abs(step).max()) < 1e-10:
+            break
+    return mean, scale, b[:-1], float(b[-1])
+
+
+def decide(p: float, model: AbstainModel) -> str | None:
     """The reason to abstain, or None to answer."""
-    # Every content word of the question standing in the first passage ("myrna weissman ipt") is evidence
-    # enough to answer even when the embedding is unsure.
-    if f.top_sentence < s.abstain_min_similarity and f.top_coverage < 1.0:
-        return (f"nothing in the sources is close to this question (best similarity {f.top_sentence:.2f}, "
-                f"below {s.abstain_min_similarity:.2f}); the sources cover what IPT is, who created it, whom it "
-                "helps, how long it lasts, how it works and how it compares with other treatments")
+    if p >= model.refuse_at:
+        return ("the sources do not seem to answer this question (confidence that they do not: "
+                f"{p:.2f}, refusing from {model.refuse_at:.2f}); they cover {TOPICS_COVERED}")
     return None
 
 
-def weak_match(f: AbstainFeatures, s: Settings) -> str | None:
+def weak_match(p: float, model: AbstainModel, missing_kind: str | None = None) -> str | None:
     """A warning for answers in the grey zone: shown, but flagged as possibly not answering the question."""
-    if f.top_sentence < s.weak_match_below:
-        return (f"weak match (best similarity {f.top_sentence:.2f}): these passages may not answer the question; "
-                "the sources may not cover it")
+    if missing_kind:
+        return (f"weak match: the question asks for a {missing_kind}, and none of the first passages gives "
+                "one; the sources may not cover it")
+    if p >= model.weak_at:
+        return ("weak match: these passages may not answer the question; the sources may not cover it "
+                f"(confidence that they do not: {p:.2f})")
     return None

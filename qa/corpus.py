@@ -96,6 +96,24 @@ def _entry(raw: dict, n: int, manifest: Path) -> dict:
 
 def _parse_manifest(corpus_dir: Path) -> tuple[list[dict], str]:
     """The manifest's validated entries and the SHA-256 of the very bytes they were parsed from."""
+    entries, _, digest = _parse_manifest_full(corpus_dir)
+    return entries, digest
+
+
+def _topic(raw, manifest: Path) -> dict | None:
+    """The optional `[topic]` table: `name` (text) and `aliases` (list of text)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"].strip():
+        raise CorpusError(f'{manifest}: [topic] needs name = "..." (the subject every question is read as being '
+                          'about), and optionally aliases = ["...", ...]')
+    aliases = raw.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise CorpusError(f"{manifest}: [topic] aliases must be a list of text, e.g. [\"IPT\"]")
+    return {"name": raw["name"].strip(), "aliases": [a.strip() for a in aliases if a.strip()]}
+
+
+def _parse_manifest_full(corpus_dir: Path) -> tuple[list[dict], dict | None, str]:
     manifest = corpus_dir / MANIFEST_NAME
     if not manifest.is_file():
         raise CorpusError(f"{manifest}: no corpus manifest; create it with one [[source]] entry per file")
@@ -109,6 +127,7 @@ def _parse_manifest(corpus_dir: Path) -> tuple[list[dict], str]:
         # `[source]` (one table) instead of `[[source]]` (an array of tables) is an easy slip to make.
         raise CorpusError(f"{manifest}: write each entry as [[source]] (double brackets), not [source]")
     entries = [_entry(raw, n, manifest) for n, raw in enumerate(raw_entries, 1)]
+    topic = _topic(parsed.get("topic"), manifest)
     if not entries:
         raise CorpusError(f"{manifest}: lists no [[source]] entries")
     for key in ("id", "file"):
@@ -117,7 +136,7 @@ def _parse_manifest(corpus_dir: Path) -> tuple[list[dict], str]:
             if e[key] in seen:
                 raise CorpusError(f"{manifest}: {key} {e[key]!r} appears twice")
             seen.add(e[key])
-    return entries, hashlib.sha256(data).hexdigest()
+    return entries, topic, hashlib.sha256(data).hexdigest()
 
 
 def read_manifest(corpus_dir: Path) -> list[dict]:
@@ -131,6 +150,7 @@ class Corpus:
     # What the index records to notice later edits: source id -> SHA-256 of the bytes read, plus the
     # manifest's own hash (same keys as corpus_fingerprint()).
     fingerprint: dict[str, str]
+    topic: dict | None = None  # the `[topic]` table: what every question is read as being about (qa/topic.py)
 
 
 def load_corpus(corpus_dir: str | os.PathLike) -> list[Source]:
@@ -147,7 +167,7 @@ def read_corpus(corpus_dir: str | os.PathLike) -> Corpus:
     corpus_dir = Path(corpus_dir).resolve()
     if not corpus_dir.is_dir():
         raise CorpusError(f"{corpus_dir}: no such corpus folder")
-    entries, manifest_sha256 = _parse_manifest(corpus_dir)
+    entries, topic, manifest_sha256 = _parse_manifest_full(corpus_dir)
     listed = {e["file"] for e in entries}
     unlisted = sorted(
         p.name for p in corpus_dir.iterdir()
@@ -180,7 +200,7 @@ def read_corpus(corpus_dir: str | os.PathLike) -> Corpus:
             url=e.get("url", "") or "", links=tuple(e.get("links", []) or ()),
             provenance=str(e.get("provenance", "") or ""),
         ))
-    return Corpus(sources, fingerprint)
+    return Corpus(sources, fingerprint, topic)
 
 
 def corpus_fingerprint(corpus_dir: str | os.PathLike) -> dict[str, str]:

@@ -31,6 +31,7 @@ HELD_OUT = ("test", "test2")
 # What kind of question a gold row is: names the corpus topic ("named"), leaves it implicit ("implicit"),
 # another subject altogether ("off-topic"), or about the topic but not answered by the sources ("near-miss").
 KINDS = ("named", "implicit", "off-topic", "near-miss")
+LABELS = ("strong", "good", "partial")
 KS = (1, 3, 5, 10)
 METRICS = [f"hit_rate@{k}" for k in KS] + ["mrr@10", "ndcg@10"] + [f"recall@{k}" for k in KS]
 
@@ -183,6 +184,15 @@ def evaluate(searcher, questions: list[GoldQuestion], texts: dict[str, str], mod
                         m.replace("recall", "recall_all") if m.startswith("recall") else m)
                     figures[name] = round(float(scores[m]), 4)
                 figures["wrongly_abstained"] = round(sum(per_q[q.id]["abstained"] for q in ans_qs) / len(ans_qs), 4)
+            # Precision of each relevance label: among the first five passages shown (questions answered, not
+            # refused), the share of those labelled so that are acceptable answers (none are, off-topic).
+            for label in LABELS:
+                shown = [is_relevant(h.source_id, h.start, h.end, spans.get(q.id, []))
+                         for q in qs if not per_q[q.id]["abstained"] for h in per_q[q.id]["hits"][:5]
+                         if h.label == label]
+                figures[f"label_{label}_shown"] = len(shown)
+                if shown:
+                    figures[f"label_{label}_precision"] = round(sum(shown) / len(shown), 4)
             if off:
                 abst_off = sum(per_q[q.id]["abstained"] for q in off)
                 abst_all = sum(per_q[q.id]["abstained"] for q in qs)
@@ -234,8 +244,8 @@ def failures(results: dict, questions: list[GoldQuestion], mode: str, texts: dic
                            f"\u201c{q.answers[0].quote[:80]}\u201d")
         elif not r["abstained"]:
             out.append(f"- `{q.id}` ({q.split}) **{q.question}** (off-topic): answered with "
-                       f"`{hits[0].source_id}` {hits[0].section!s} (similarity signal "
-                       f"{r['signals'].get('top_sentence', 0):.2f})")
+                       f"`{hits[0].source_id}` {hits[0].section!s} (probability unanswered "
+                       f"{r['signals'].get('p_unanswered', 0):.2f})")
     return out
 
 
@@ -275,6 +285,19 @@ def kind_table(results: dict, mode: str = "hybrid") -> str:
     return "\n".join(lines)
 
 
+def label_table(results: dict, mode: str = "hybrid") -> str:
+    lines = ["| split | " + " | ".join(f"{lb} (shown, precision)" for lb in LABELS) + " |",
+             "| --- | " + " | ".join("---:" for _ in LABELS) + " |"]
+    for split in SPLITS:
+        f = results["modes"][mode].get(split)
+        if f is None:
+            continue
+        cells = [f"{f.get(f'label_{lb}_shown', 0)}, " + (f"{f[f'label_{lb}_precision']:.3f}"
+                                                           if f"label_{lb}_precision" in f else "–") for lb in LABELS]
+        lines.append(f"| {split} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def split_sections(results: dict, questions: list[GoldQuestion]) -> list[str]:
     out = []
     for split in SPLITS:
@@ -306,6 +329,15 @@ def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, 
         "answerable questions wrongly refused.",
         "",
         *split_sections(results, questions),
+        "## Relevance labels (hybrid)",
+        "",
+        "Each card's label (strong / good / partial match) comes from the score that orders the cards times the "
+        "confidence that the sources answer at all (qa/search.py `label_of`; cut-offs fitted on dev by "
+        "`python -m qa.calibrate`). Precision: among the first five passages shown for questions not refused, "
+        "the share of those with the label that are acceptable answers.",
+        "",
+        label_table(results),
+        "",
         "## Hybrid by kind of question",
         "",
         "named: the question names the topic; implicit: it leaves the topic unsaid; off-topic: another subject; "
@@ -319,18 +351,21 @@ def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, 
         "",
         *(failures(results, questions, "hybrid", texts) or ["- none"]),
         "",
-        "## Abstention signal (hybrid), off-topic questions and the weakest answerable ones",
+        "## Abstention (hybrid): off-topic and near-miss questions, and the least certain answerable ones",
         "",
-        "| question | kind | split | best-sentence similarity | abstained |",
+        "The refusal rule (qa/abstain.py) weighs several signals into a probability that the sources do not "
+        "answer; it refuses from the cut-off fitted on dev (qa/abstain_model.json).",
+        "",
+        "| question | kind | split | probability unanswered | abstained |",
         "| --- | --- | --- | ---: | --- |",
     ]
     rows = []
     for q in questions:
         r = results["questions"]["hybrid"][q.id]
-        rows.append((r["signals"].get("top_sentence", 0.0), q, r["abstained"]))
-    weakest = sorted((x for x in rows if x[1].answerable), key=lambda x: x[0])[:8]
-    for sim, q, abst in sorted([x for x in rows if not x[1].answerable] + weakest, key=lambda x: x[0]):
-        parts.append(f"| {q.question} | {'answerable' if q.answerable else 'off-topic'} | {q.split} | "
+        rows.append((r["signals"].get("p_unanswered", 0.0), q, r["abstained"]))
+    weakest = sorted((x for x in rows if x[1].answerable), key=lambda x: -x[0])[:12]
+    for sim, q, abst in sorted([x for x in rows if not x[1].answerable] + weakest, key=lambda x: -x[0]):
+        parts.append(f"| {q.question} | {q.kind or ('answerable' if q.answerable else 'off-topic')} | {q.split} | "
                      f"{sim:.3f} | {'yes' if abst else 'no'} |")
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")
 

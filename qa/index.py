@@ -343,6 +343,7 @@ def build_index(
                 "dense_index": "hnsw" if len(passages) >= HNSW_THRESHOLD else "flat",
                 "counts": {"sources": len(sources), "passages": len(passages), "sentences": len(sentence_vectors)},
                 "sources": [_source_record(s) for s in sources],
+                "topic": corpus.topic,
                 # Of the very bytes segmented above, so an edit made during the build shows up as stale.
                 "corpus": corpus.fingerprint,
                 "vector_keys": {"passages": keys[:len(passages)], "sentences": keys[len(passages):]},

@@ -29,6 +29,11 @@ MD_HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 MD_RULE_RE = re.compile(r"^\s{0,3}(?:[-*_]\s*){3,}$")
 # Boilerplate that web pages wrap around an article. Kept as a list of patterns (the approach of
 # boilerplate removers such as jusText) because these lines have no structure that tells them apart.
+# A dateline ("by | Last updated on January 24, 2024") is page furniture, but it answers "when was this
+# written": it becomes a passage of its own ("About this page") instead of being dropped as chrome.
+DATELINE_RE = re.compile(r"^(?:by\b[^|]{0,60}\|\s*)?(?:last )?(?:updated|published|posted|reviewed|written)"
+                         r"(?: on)?\b.{0,40}\b\d{4}$", re.I)
+DATELINE_LABEL = "About this page"
 CHROME_RES = [re.compile(p, re.I) for p in (
     r"^\W*$",  # punctuation-only lines such as ", , , ,"
     r"^by\s*\|",  # "by | Last updated on ..."
@@ -56,7 +61,7 @@ class Line:
     start: int  # offset of the first character
     end: int  # offset just past the last non-newline character
     text: str
-    kind: str = "text"  # blank | chrome | heading | leadin | bullet | url | text
+    kind: str = "text"  # blank | chrome | dateline | heading | leadin | bullet | url | text
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ def classify(lines: list[Line], markdown: bool) -> None:
             ln.kind = "url"
         elif BULLET_RE.match(ln.text):
             ln.kind = "bullet"
+        elif DATELINE_RE.match(s):
+            ln.kind = "dateline"
         elif _is_chrome(s):
             ln.kind = "chrome"
         elif s.endswith(":") and not _heading_like(s):
@@ -175,6 +182,12 @@ def _sections(lines: list[Line]) -> list[_Section]:
     for ln in lines:
         k = ln.kind
         if k == "blank":
+            continue
+        if k == "dateline":
+            # Its own passage; like chrome it interrupts, but it leaves pending headings to what follows.
+            sections.append(_Section([DATELINE_LABEL], [], [[ln]]))
+            group, cur = None, None
+            gap = gap or bool(pending)
             continue
         if k in ("chrome", "byline"):
             # Chrome interrupts: what follows starts afresh (a byline marks the author's bio).

@@ -31,7 +31,8 @@ class AlsoIn(Citation):
 class Hit(Citation):
     rank: int = 0
     score: float = 0.0  # fused score scaled so that 1.0 is the best possible (first in every retriever)
-    similarity: float = 0.0  # cosine between question and passage, for a readable relevance label
+    similarity: float = 0.0  # cosine between question and passage
+    label: str = ""  # "strong" / "good" / "partial": from the score that orders the cards (qa/search.label_of)
     text: str = ""
     highlight: dict = field(default_factory=dict)  # {"start", "end"}: best-matching sentence, absolute offsets
     url: str = ""
@@ -39,7 +40,9 @@ class Hit(Citation):
 
     @property
     def relevance(self) -> str:
-        """A label a person can read; the cut-offs follow the similarity seen on answerable dev questions."""
+        """The label a person reads ("strong match"); without a computed label, the passage similarity's."""
+        if self.label:
+            return f"{self.label} match"
         if self.similarity >= 0.55:
             return "strong match"
         if self.similarity >= 0.40:
@@ -48,7 +51,7 @@ class Hit(Citation):
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        order = ["rank", "score", "similarity", "source_id", "title", "path", "section", "start", "end",
+        order = ["rank", "score", "similarity", "label", "source_id", "title", "path", "section", "start", "end",
                  "line_start", "line_end", "text", "highlight", "url", "also_in"]
         return {k: d[k] for k in order}
 

@@ -9,15 +9,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .abstain import AbstainFeatures, decide, weak_match
+from .abstain import AbstainModel, decide, load_model, weak_match
+from .answertype import holds, kind_of
 from .embed import Embedder
 from .errors import QAError
+from .furniture import KINDS as FURNITURE_KINDS, asks_for, furniture_kind
 from .fuse import convex, ranked, rrf
 from .index import LoadedIndex
 from .records import AlsoIn, Answer, Hit
 from .safety import crisis_notice
 from .settings import Settings
 from .text import SpellFixer, analyze, stem, stopwords, words
+from .topic import topic_from
 
 MODES = ("hybrid", "bm25", "dense")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -76,6 +79,18 @@ class Searcher:
         n = max(len(index.passages), 1)
         self._idf = {t: float(np.log((n + 1) / (c + 0.5))) for t, c in df.items()}
         self._sentence_stems: dict[int, set[str]] = {}
+        # Page furniture (author bios, link lists): ranked after content unless the question asks for it.
+        self._furniture = [furniture_kind(p.section, p.text) for p in index.passages]
+        self._content_stems = set().union(*(st for st, f in zip(self._stems, self._furniture) if not f)) \
+            if self._stems else set()
+        self._holds: dict[tuple[str, int], bool] = {}
+        self.topic = topic_from(index.manifest.get("topic"), [src.title for src in index.sources.values()])
+        # BM25 of the topic's own words, the same for every question: added, weighted, when a question leaves
+        # the topic unsaid, so that passages about the topic win over the corpus's asides.
+        self._topic_vec: np.ndarray | None = None
+        self.abstain_model = load_model()
+        topic_terms = sorted(self.topic.stems) if self.topic else []
+        self._topic_bm25 = self.bm25_scores(topic_terms)
 
     # -- retrieval ------------------------------------------------------------------------------------
 
@@ -91,6 +106,40 @@ class Searcher:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return out
+
+    def implicit(self, question: str) -> bool:
+        """Does the question leave the corpus's topic unsaid (so it is searched as if it named it)?"""
+        return self.topic is not None and not self.topic.named_in(question)
+
+    def question_vectors(self, questions: list[str]) -> np.ndarray:
+        """Two vectors per question, from one model call, shape (n, 2, dim): [0] ranks, [1] judges.
+
+        Ranking uses the question as typed (typos repaired): every passage is about the topic, so adding the
+        topic only blurs what the question asks (measured on dev: implicit-topic Recall@1 0.60 -> 0.52 with
+        "(Interpersonal Psychotherapy (IPT))" appended). Judging whether the sources answer it uses the
+        question read as being about the topic: for a question that leaves the topic unsaid, its vector moved
+        towards the topic's own (`topic_judge_weight`). That costs no second model call, and separated
+        answerable from unanswerable dev questions as well as embedding the question with the topic's name
+        appended (tools measured both; see docs/answer-quality.md)."""
+        texts = [self.spell.repair(q) for q in questions]
+        vecs = self.encode(texts)
+        out = np.repeat(vecs[:, None, :], 2, axis=1)
+        weight = self.settings.topic_judge_weight
+        implicit = [i for i, q in enumerate(questions) if self.implicit(q)]
+        if implicit and weight > 0:
+            tv = self.topic_vector()
+            for i in implicit:
+                v = out[i, 1] + weight * tv
+                out[i, 1] = v / max(float(np.linalg.norm(v)), 1e-12)
+        return out
+
+    def topic_vector(self) -> np.ndarray | None:
+        """The topic's name embedded alone (once): what a question that adds nothing to the topic matches."""
+        if self.topic is None:
+            return None
+        if self._topic_vec is None:
+            self._topic_vec = self.embedder.encode([self.topic.name])[0]
+        return self._topic_vec
 
     def query_terms(self, question: str) -> list[str]:
         """BM25 query stems, with words unknown to the corpus replaced by their closest corpus word."""
@@ -140,6 +189,8 @@ class Searcher:
         n = len(self.index)
         dense_p = self.dense_scores(qvec)
         bm25 = self.bm25_scores(self.query_terms(question))
+        if s.topic_bm25_weight and self.implicit(question) and bm25.any():
+            bm25 = bm25 + s.topic_bm25_weight * self._topic_bm25
         if allowed is not None:
             dense_p = np.where(allowed, dense_p, -np.inf)
             bm25 = np.where(allowed, bm25, 0.0)
@@ -174,7 +225,68 @@ class Searcher:
         else:
             fused = convex([{int(i): float(dense[i]) for i in pool}, {int(i): float(bm25[i]) for i in pool}],
                            [s.dense_weight, 1.0 - s.dense_weight])
-        return [Candidate(i, f, float(dense_p[i]), float(bm25[i])) for i, f in ranked(fused)], signals
+        fused = self.rank_features(question, fused)
+        # Page furniture the question does not ask for goes after every content passage, keeping its order.
+        order = sorted(ranked(fused), key=lambda kv: self.unasked_furniture(question, kv[0]))
+        return [Candidate(i, f, float(dense_p[i]), float(bm25[i])) for i, f in order], signals
+
+    def holds_answer(self, kind: str, i: int) -> bool:
+        """Does passage i hold an answer of the kind asked for (qa/answertype.py)? Cached per (kind, passage)."""
+        key = (kind, i)
+        if key not in self._holds:
+            self._holds[key] = holds(kind, self.index.passages[i].text)
+        return self._holds[key]
+
+    def unasked_furniture(self, question: str, i: int) -> bool:
+        """Is passage i furniture the question does not ask for? A question asks for it by its words ("where
+        can I read more", "who wrote this"), or, asking for no kind by its words, by naming something only
+        furniture holds ("world psychiatry article")."""
+        kind = self._furniture[i]
+        if not kind:
+            return False
+        if asks_for(question, kind):
+            return False
+        if any(asks_for(question, other) for other in FURNITURE_KINDS):
+            return True
+        own = set(self.query_terms(question)) & self._stems[i]
+        return not (own - self._content_stems)
+
+    def rank_features(self, question: str, fused: dict[int, float]) -> dict[int, float]:
+        """Adjust fused scores by what the question asks for: passages holding the kind of answer asked for
+        rise."""
+        s = self.settings
+        kind = kind_of(question)
+        out = {}
+        for i, f in fused.items():
+            if kind and s.answer_type_bonus and self.holds_answer(kind, i):
+                f += s.answer_type_bonus
+            out[i] = f
+        return out
+
+    def judge_signals(self, question: str, judge: np.ndarray, cands: list[Candidate], qstems: set[str]) -> dict:
+        """The signals the refusal rule weighs (qa/abstain.py), all about what the question adds beyond the
+        topic: its own words (stems minus the topic's) and its judging vector against the first passages."""
+        topic_stems = self.topic.stems if self.topic else frozenset()
+        own = qstems - topic_stems
+        top = [c.index for c in cands[:3]]
+        kind = kind_of(question)
+        out = {"own_unknown": (len(own - self._vocab_stems) / len(own)) if own else 0.0,
+               "own_coverage": 1.0 if not own else (
+                   len(own & set().union(*(self._stems[i] for i in top))) / len(own) if top else 0.0),
+               # Over the first five, the passages a learner is shown by default.
+               "answer_type_missing": float(bool(kind) and not any(self.holds_answer(kind, c.index)
+                                                                    for c in cands[:5])),
+               "topic_similarity": 0.0, "topic_lift": 0.0}
+        if top:
+            pool = np.array(top, dtype=np.int64)
+            lo, hi = self.index.sentence_offsets[pool], self.index.sentence_offsets[pool + 1]
+            rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
+            sentences = self.index.sentence_vectors[rows]
+            sims = sentences @ judge
+            out["topic_similarity"] = float(sims.max())
+            tv = self.topic_vector()
+            out["topic_lift"] = float((sims - sentences @ tv).max()) if tv is not None else out["topic_similarity"]
+        return out
 
     # -- presentation ----------------------------------------------------------------------------------
 
@@ -244,8 +356,9 @@ class Searcher:
                 cleaned.append(e)
         texts = [c[0] for c in cleaned if not isinstance(c, QuestionError)]
         # The embedder sees the question with its typos repaired, as the keyword side does (measured on the
-        # gold set: dev unchanged, test Recall@1 0.651 -> 0.667).
-        vecs = iter(self.encode([self.spell.repair(t) for t in texts])) if texts else iter(())
+        # gold set: dev unchanged, test Recall@1 0.651 -> 0.667), and with the topic's name when the
+        # question leaves it unsaid.
+        vecs = iter(self.question_vectors(texts)) if texts else iter(())
         answers = []
         for raw, c in zip(questions, cleaned):
             if isinstance(c, QuestionError):
@@ -256,20 +369,21 @@ class Searcher:
             answers.append(self._answer(text, next(vecs), k, mode, allowed, warnings))
         return answers
 
-    def _answer(self, question: str, qvec: np.ndarray, k: int, mode: str, allowed, warnings) -> Answer:
+    def _answer(self, question: str, qvecs: np.ndarray, k: int, mode: str, allowed, warnings) -> Answer:
+        qvec, judge = qvecs[0], qvecs[1]
         cands, signals = self.candidates(question, qvec, mode, allowed)
         notice = crisis_notice(question)
         qstems = set(self.query_terms(question))
-        top = cands[0] if cands else None
-        features = AbstainFeatures(
-            top_dense=signals["top_dense"],
-            top_sentence=signals["top_sentence"],
-            coverage=(len(qstems & self._vocab_stems) / len(qstems)) if qstems else 0.0,
-            top_coverage=(len(qstems & self._stems[top.index]) / len(qstems)) if (qstems and top) else 0.0,
-        )
+        signals.update(self.judge_signals(question, judge, cands, qstems))
+        model = self.abstain_model
+        p = model.p_unanswered(signals)
+        signals["p_unanswered"] = p
         hits: list[Hit] = []
         kept_rows: list[int] = []
-        # Twins of the shown passages rank close to them: looking a few ranks past k finds them.
+        top_score = cands[0].fused if cands else 1.0
+        # Twins of the shown passages rank close to them: looking a few ranks past k finds them. The one
+        # shown is the higher ranked, i.e. the one that best answers (its rank counts the kind of answer
+        # asked for, so "one-hour weekly sessions" is shown for "how long is each session").
         for c in cands[: 4 * k]:
             row, _ = self._best_sentence(c.index, qvec, qstems)
             fields = self._hit_fields(c.index, row)
@@ -283,13 +397,28 @@ class Searcher:
             if len(hits) == k:
                 continue  # keep scanning only to group twins of what is shown
             hits.append(Hit(rank=len(hits) + 1, score=round(c.fused, 4), similarity=round(c.dense, 4),
+                            label=label_of(c.fused, top_score, p, model),
                             url=self.index.sources[fields["source_id"]].url, **fields))
             kept_rows.append(row)
-        reason = decide(features, self.settings)
+        reason = decide(p, model) if self.settings.abstain else None
         if not hits:
             reason = reason or "no passage in the sources matches the question's words or meaning"
-        elif not reason and (weak := weak_match(features, self.settings)):
-            warnings = [*warnings, weak]
+        else:
+            kind = kind_of(question) if signals["answer_type_missing"] else None
+            if not reason and (weak := weak_match(p, model, kind)):
+                warnings = [*warnings, weak]
         return Answer(question=question, abstained=reason is not None, reason=reason,
                       passages=[] if reason else hits, warnings=warnings, notice=notice, mode=mode,
-                      signals=vars(features))
+                      signals=signals)
+
+
+def label_of(score: float, top_score: float, p_unanswered: float, model: AbstainModel) -> str:
+    """The card's relevance label, from the score that orders the cards (relative to the first) times the
+    confidence that the sources answer at all: non-increasing down the list, so a "good" card never sits
+    above a "strong" one. Cut-offs fitted on dev (qa/calibrate.py) for the precision each label promises."""
+    value = (1.0 - p_unanswered) * (score / top_score if top_score > 0 else 0.0)
+    if value >= model.strong_at:
+        return "strong"
+    if value >= model.good_at:
+        return "good"
+    return "partial"

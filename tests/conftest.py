@@ -39,7 +39,7 @@ def tiny_searcher(tiny_corpus, tmp_path, fake_embedder):
     from qa.settings import Settings
 
     # The fake embedder's similarities are not MiniLM's: abstention off so logic tests see every result.
-    settings = Settings(abstain_min_similarity=-1.0)
+    settings = Settings(abstain=False)
     build_index(tiny_corpus, tmp_path / "index", fake_embedder, settings)
     return Searcher(load_index(tmp_path / "index", tiny_corpus, settings=settings), fake_embedder, settings)
 

@@ -12,7 +12,7 @@ from qa.errors import CorpusError
 from qa.index import build_index, load_index
 from qa.settings import Settings
 
-SETTINGS = Settings(abstain_min_similarity=-1.0)
+SETTINGS = Settings(abstain=False)
 
 
 def _append_entry(corpus: Path, entry: str) -> None:

@@ -18,7 +18,7 @@ from qa.search import Searcher
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = Settings(abstain_min_similarity=-1.0)
+SETTINGS = Settings(abstain=False)
 QUESTIONS = ["Who created IPT?", "how many weekly sessions", "problem areas grief role disputes",
              "is therapy expensive", "social isolation"]
 

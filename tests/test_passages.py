@@ -24,7 +24,6 @@ CHROME_LINES = {
     "Continue with Facebook",
     "Continue with Google",
     "Already a Member? Log in",
-    "by | Last updated on January 24, 2024",
     ", , , ,",
     "Connect with others who understand.",
     "Resources",
@@ -137,6 +136,16 @@ def test_the_chrome_checked_for_really_is_in_the_corpus():
     all_lines = {ln.strip() for s in SOURCES for ln in s.text.split("\n")}
     assert CHROME_LINES <= all_lines
     assert any(ln.startswith(CHROME_PREFIXES) for ln in all_lines)
+
+
+def test_a_dateline_is_a_passage_of_its_own(segmented):
+    """ "when was this last updated" has an answer: the dateline, kept apart from the article's first paragraph
+    (which keeps the page title as its heading)."""
+    src = BY_ID["focus-of-ipt"]
+    p = passage_with(segmented[src.id], src, "Last updated on January 24, 2024")
+    assert p.text == "by | Last updated on January 24, 2024" and p.section == "About this page"
+    first = passage_with(segmented[src.id], src, "IPT is a form of psychotherapy that focuses on relieving")
+    assert first.section == "What Is The Focus Of IPT?" and "updated" not in first.text
 
 
 # --- headings, lists and lead-ins in the real sources --------------------------------------------------------

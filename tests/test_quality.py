@@ -4,6 +4,7 @@ gold set itself is fit to measure with."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,16 +15,21 @@ from qa.evaluate import DEFAULT_GOLD, evaluate, load_gold
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 
-# Figures measured on 2026-11-22 with
-#   python -m qa eval --json --report - --index /tmp/evalidx   (fresh index of corpus/, real MiniLM model)
-# test half (63 answerable, 14 off-topic questions):
-#   hybrid: MRR@10 0.7476, Recall@5 0.8730, off-topic abstained 0.5714, answerable abstained 0.0000
-#   bm25:   MRR@10 0.6876, Recall@5 0.8413;  dense: MRR@10 0.5790, Recall@5 0.7143
+# Figures measured on 2026-12-01 with
+#   ipt-qa eval --json --report -      (fresh index of corpus/, real MiniLM model, qa/abstain_model.json)
+# test (63 answerable that mostly name IPT, 14 off-topic/near-miss):
+#   hybrid: MRR@10 0.777, Recall@5 0.905, off-topic abstained 0.571, answerable abstained 0.032
+#   bm25:   MRR@10 0.686;  dense: MRR@10 0.597
+# test2 (85 answerable that leave the topic implicit, 20 off-topic/near-miss; written blind, never tuned on):
+#   hybrid: Recall@1 0.624, Recall@5 0.835, MRR@10 0.719, answerable abstained 0.094, off-topic abstained 0.450
 # Each floor is about 0.03 below (above, for the wrongly-abstained share) the figure measured.
-FLOOR_MRR = 0.72
-FLOOR_R5 = 0.84
+FLOOR_MRR = 0.74
+FLOOR_R5 = 0.87
 FLOOR_ABSTAIN = 0.54
-FLOOR_WRONG = 0.03  # at most 1 of the 63 answerable test questions refused
+FLOOR_WRONG = 0.05  # at most 3 of the 63 answerable test questions refused (2 measured; target <= 2%)
+FLOOR_IMPLICIT = {"Recall@1": 0.59, "Recall@5": 0.80, "mrr@10": 0.69}
+FLOOR_IMPLICIT_WRONG = 0.13  # 0.094 measured: 8 of 85 refused (target 0, not reached; see docs/answer-quality.md)
+FLOOR_IMPLICIT_ABSTAIN = 0.40
 
 GOLD = load_gold(DEFAULT_GOLD)
 SOURCES = load_corpus(CORPUS)
@@ -67,6 +73,29 @@ def test_answerable_questions_are_seldom_refused(test_half):
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("metric", sorted(FLOOR_IMPLICIT))
+def test_implicit_topic_questions_are_answered(results, metric):
+    assert results["modes"]["hybrid"]["test2"][metric] >= FLOOR_IMPLICIT[metric]
+
+
+@pytest.mark.model
+def test_implicit_topic_questions_are_seldom_refused_and_off_topic_ones_are(results):
+    f = results["modes"]["hybrid"]["test2"]
+    assert f["wrongly_abstained"] <= FLOOR_IMPLICIT_WRONG
+    assert f["abstain_recall"] >= FLOOR_IMPLICIT_ABSTAIN
+
+
+@pytest.mark.model
+def test_labels_order_like_the_cards_and_strong_is_mostly_right(results):
+    rank = {"strong": 0, "good": 1, "partial": 2}
+    for per_q in results["questions"]["hybrid"].values():
+        labels = [rank[h.label] for h in per_q["hits"]]
+        assert labels == sorted(labels)
+    held_out = [results["modes"]["hybrid"][s] for s in ("test", "test2")]
+    assert all(f["label_strong_precision"] >= 0.7 for f in held_out)
+
+
+@pytest.mark.model
 @pytest.mark.parametrize("single", ["bm25", "dense"])
 def test_hybrid_beats_each_retriever_alone(test_half, single):
     assert test_half["hybrid"]["mrr@10"] > test_half[single]["mrr@10"]
@@ -85,7 +114,7 @@ def test_every_source_has_questions():
 
 
 def test_both_splits_have_answerable_and_off_topic_questions():
-    for split in ("dev", "test"):
+    for split in ("dev", "test", "test2"):
         qs = [q for q in GOLD if q.split == split]
         assert any(q.answerable for q in qs) and any(not q.answerable for q in qs), split
 
@@ -94,6 +123,13 @@ def test_questions_are_not_copied_from_the_sources():
     texts = [" ".join(t.split()).casefold() for t in TEXTS.values()]
     copied = [q.id for q in GOLD if any(" ".join(q.question.split()).casefold() in t for t in texts)]
     assert not copied
+
+
+def test_the_implicit_split_is_large_and_leaves_the_topic_unsaid():
+    test2 = [q for q in GOLD if q.split == "test2"]
+    assert sum(q.answerable for q in test2) >= 80 and sum(not q.answerable for q in test2) >= 20
+    assert not [q.id for q in test2 if re.search(r"\b(ipt|interpersonal)\b", q.question, re.I)]
+    assert {q.kind for q in GOLD} == {"named", "implicit", "off-topic", "near-miss"}
 
 
 def test_questions_are_distinct():

@@ -27,7 +27,7 @@ from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
-SETTINGS = Settings(abstain_min_similarity=-1.0)
+SETTINGS = Settings(abstain=False)
 REAL_QUESTIONS = ["What is interpersonal psychotherapy?", "Who developed IPT?", "How long does IPT last?",
                   "What are the problem areas in IPT?", "Is IPT effective for depression?"]
 

@@ -16,7 +16,7 @@ from qa.settings import Settings
 from rel_support import ROOT, child_env, tree_snapshot
 from test_corpus import broken_toml, file_without_entry, non_utf8, only_page_chrome
 
-SETTINGS = Settings(abstain_min_similarity=-1.0)
+SETTINGS = Settings(abstain=False)
 
 
 @pytest.mark.model  # the command loads the real model before it reads the corpus

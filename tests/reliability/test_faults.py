@@ -36,7 +36,7 @@ from rel_support import CORPUS, HERE, ROOT, child_env, tree_snapshot
 
 QUESTIONS = ["Who created IPT?", "How long does IPT last?", "What are the problem areas in IPT?",
              "Is IPT as good as medication?", "What is the capital of France?"]
-SETTINGS = Settings(abstain_min_similarity=-1.0)
+SETTINGS = Settings(abstain=False)
 pytestmark = GRADIO_PANDAS_NOISE
 
 
