@@ -192,8 +192,9 @@ body.dark { --ipt-muted: #a1a1aa; --ipt-accent: #93c5fd; --ipt-accent-hover-bg: 
 button.ipt-example { border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
   color: var(--body-text-color); border-radius: 999px; padding: .15rem .55rem; font-size: .8rem; cursor: pointer; }
 button.ipt-example:hover, button.ipt-example:focus-visible { border-color: var(--ipt-accent); color: var(--ipt-accent); }
-.ipt-results > * + * { margin-top: .6rem; }
-.ipt-asked { margin: 0; scroll-margin-top: .5rem; }
+.ipt-results { display: flex; flex-direction: column; gap: .6rem; }
+.ipt-results > * { margin: 0 !important; }
+.ipt-asked { scroll-margin-top: .5rem; }
 .ipt-asked q { color: var(--body-text-color); font-weight: 600; overflow-wrap: anywhere; unicode-bidi: plaintext; }
 .ipt-summary { margin: 0; font-size: .86rem; color: var(--ipt-muted); }
 .ipt-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: .6rem .9rem;
@@ -234,7 +235,7 @@ button.ipt-cite-inline { border: none; background: none; padding: 0; color: var(
   border-radius: 10px; padding: .6rem .9rem; scroll-margin-top: .5rem; }
 /* Colours set on the paragraphs and links too: Gradio's prose style recolours them (light text in dark mode). */
 .ipt-notice p, .ipt-notice a { margin: 0; color: var(--ipt-notice-fg) !important; }
-.ipt-notice a { font-weight: 700; text-decoration: underline; white-space: nowrap; }
+.ipt-notice a { font-weight: 700; text-decoration: underline; white-space: nowrap; padding: 0 !important; }
 .ipt-notice-title { font-weight: 700; margin-bottom: .3rem !important; }
 .ipt-msg { border-radius: 8px; padding: .5rem .8rem; }
 .ipt-msg > p { margin: 0; }
