@@ -268,10 +268,13 @@ button.ipt-back { display: none; border: 1px solid var(--ipt-accent); color: var
 .ipt-links { margin: .1rem 0 .2rem 1.2rem; padding: 0; }
 .ipt-source-text { margin-top: .4rem; flex: 1 1 auto; min-height: 10rem; overflow-y: auto;
   border-top: 1px solid var(--border-color-primary); padding-top: .4rem; font-size: .9rem; line-height: 1.5; }
+.ipt-source-text:focus-visible { outline: 2px solid var(--ipt-accent); outline-offset: 2px; }
 .ipt-line { display: flex; gap: .6rem; }
 .ipt-line.ipt-in-span { background: rgba(253, 230, 138, .25); }
 .ipt-ln { flex: none; width: 2.4rem; text-align: right; color: var(--ipt-muted);
   font-family: var(--font-mono); font-size: .78rem; user-select: none; padding-top: .1rem; }
+/* The tint under the cited lines would drop the grey line numbers below 4.5:1 in dark mode. */
+.ipt-in-span .ipt-ln { color: var(--body-text-color); }
 .ipt-tx { flex: 1; min-width: 0; white-space: pre-wrap; overflow-wrap: anywhere; min-height: 1.5em; }
 mark.ipt-cited { background: #fef3c7; color: #111827; }
 mark.ipt-cited.ipt-best { background: #fde68a; font-weight: 600; }

@@ -338,7 +338,9 @@ def source_text_html(text: str, start: int, end: int, hl_start: int, hl_end: int
         in_span = " ipt-in-span" if a < end and max(b, a + 1) > start else ""
         rows.append(f'<div class="ipt-line{in_span}"><span class="ipt-ln" aria-hidden="true">{n}</span>'
                     f'<span class="ipt-tx">{body}</span></div>')
-    return f'<div class="ipt-source-text">{"".join(rows)}</div>'
+    # A scrolling region: focusable, so that keyboard users can scroll it too (WCAG 2.1.1).
+    return (f'<div class="ipt-source-text" tabindex="0" role="region" aria-label="Full text of the source">'
+            f'{"".join(rows)}</div>')
 
 
 def source_html(doc: SourceDoc, start: int, end: int, hl_start: int, hl_end: int) -> str:
