@@ -103,7 +103,8 @@ element.addEventListener('click', (event) => {
 SOURCE_JS = """
 element.addEventListener('click', (event) => {
   if (!event.target.closest('button[data-back]')) return;
-  const origin = document.querySelector('#results button[data-origin]') || document.querySelector('#results .ipt-asked');
+  const origin = document.querySelector('#results button[data-origin]')
+    || document.querySelector('#results .ipt-asked');
   if (!origin) return;
   origin.scrollIntoView({block: 'center'});
   origin.focus({preventScroll: true});
@@ -191,7 +192,8 @@ body.dark { --ipt-muted: #a1a1aa; --ipt-accent: #93c5fd; --ipt-accent-hover-bg: 
 .ipt-try-label { font-size: .86rem; color: var(--ipt-muted); margin-right: .15rem; }
 button.ipt-example { border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
   color: var(--body-text-color); border-radius: 999px; padding: .15rem .55rem; font-size: .8rem; cursor: pointer; }
-button.ipt-example:hover, button.ipt-example:focus-visible { border-color: var(--ipt-accent); color: var(--ipt-accent); }
+button.ipt-example:hover, button.ipt-example:focus-visible { border-color: var(--ipt-accent);
+  color: var(--ipt-accent); }
 .ipt-results { display: flex; flex-direction: column; gap: .6rem; }
 .ipt-results > * { margin: 0 !important; }
 .ipt-asked { scroll-margin-top: .5rem; }
@@ -210,7 +212,8 @@ button.ipt-example:hover, button.ipt-example:focus-visible { border-color: var(-
 .ipt-rel-strong { background: #dcfce7; color: #166534; }
 .ipt-rel-good { background: #e0f2fe; color: #075985; }
 .ipt-rel-partial { background: #f3f4f6; color: #374151; }
-.prose .ipt-passage, .ipt-passage { margin: .4rem 0 .35rem 0 !important; padding: 0 0 0 .8rem; border-left: 3px solid var(--ipt-quote-border);
+.prose .ipt-passage, .ipt-passage { margin: .4rem 0 .35rem 0 !important; padding: 0 0 0 .8rem;
+  border-left: 3px solid var(--ipt-quote-border);
   white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5; font-style: normal; }
 mark.ipt-hl { background: #fde68a; color: #111827; padding: 0 .1rem; border-radius: 3px; }
 .ipt-card-foot { display: flex; flex-wrap: wrap; gap: .3rem .8rem; align-items: flex-start; }
@@ -259,7 +262,8 @@ button.ipt-cite-inline { border: none; background: none; padding: 0; color: var(
   box-sizing: border-box; scroll-margin-top: .5rem; }
 .ipt-source-empty { color: var(--ipt-muted); font-size: .9rem; }
 .ipt-source-empty p { margin: 0; }
-.ipt-source-head { display: flex; flex-wrap: wrap; gap: .3rem .8rem; align-items: center; justify-content: space-between; }
+.ipt-source-head { display: flex; flex-wrap: wrap; gap: .3rem .8rem; align-items: center;
+  justify-content: space-between; }
 .prose h2.ipt-source-title, h2.ipt-source-title { font-weight: 700; margin: 0; font-size: 1.05rem; line-height: 1.35; }
 button.ipt-back { display: none; border: 1px solid var(--ipt-accent); color: var(--ipt-accent); background: transparent;
   border-radius: 6px; padding: .35rem .75rem; font-size: .9rem; font-weight: 600; cursor: pointer; min-height: 2.5rem; }
@@ -399,8 +403,10 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
                                   placeholder="Type a question about IPT, e.g. Who created IPT?",
                                   max_lines=3, max_length=2000, scale=5, autofocus=True, elem_id="question")
             ask_btn = gr.Button("Ask", variant="primary", scale=0, min_width=120, elem_id="ask")
+        # Five examples fit one line at 1366 px (the refusal offers all of them).
         examples = gr.HTML(f'<div class="ipt-try"><span class="ipt-try-label">Try:</span>'
-                           f"{page.example_buttons_html(page.EXAMPLE_QUESTIONS[:5])}</div>", js_on_load=EXAMPLES_JS, elem_id="examples")
+                           f"{page.example_buttons_html(page.EXAMPLE_QUESTIONS[:5])}</div>",
+                           js_on_load=EXAMPLES_JS, elem_id="examples")
         with gr.Accordion("Options: number of passages, sources to search", open=False):
             with gr.Row():
                 k = gr.Slider(1, MAX_PASSAGES, value=DEFAULT_PASSAGES, step=1, label="Number of passages",
