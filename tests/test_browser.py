@@ -19,6 +19,7 @@ from qa.safety import CRISIS_NOTICE
 pytestmark = [pytest.mark.browser, pytest.mark.model, *GRADIO_PANDAS_NOISE]
 
 XSS = "<img src=x onerror=alert(1)> <script>alert(2)</script> ${alert(3)} {{alert(4)}}"
+WEAK = "Does insurance pay for IPT?"  # answered, with a weak-match warning (similarity 0.56 today)
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +245,9 @@ def test_dark_mode_is_readable(visit, axe, shot_dir):
     page.locator("#results .ipt-why > summary").click()
     page.locator("#results .ipt-why .ipt-details > summary").click()  # the refusal's text, all of it shown
     assert_accessible(page, axe)
+    shots.ask(page, WEAK)
+    page.locator("#results .ipt-msg-warning summary").click()
+    assert_accessible(page, axe)
 
 
 # -- behaviour and safety (desktop) ----------------------------------------------------------------------
@@ -288,10 +292,17 @@ def test_right_to_left_question_and_another_language(visit):
     assert page.locator("#question textarea").evaluate("e => e.matches(':dir(ltr)')")
 
 
-def test_abstention_empty_question_and_no_sources(visit, real_searcher):
+def test_abstention_weak_match_empty_question_and_no_sources(visit, real_searcher, axe):
     from playwright.sync_api import expect
 
     page = visit()
+    assert real_searcher.ask(WEAK).warnings, f"{WEAK!r} no longer gets a weak-match warning: pick another WEAK"
+    shots.ask(page, WEAK)
+    warning = page.locator("#results .ipt-msg-warning")
+    expect(warning).to_contain_text("These passages may not answer your question")
+    expect(warning.locator("details p")).not_to_be_visible()  # "best similarity 0.56" only one click further
+    assert_accessible(page, axe)
+
     shots.ask(page, "What is the capital of France?")
     abstain = page.locator("#results .ipt-abstain")
     expect(abstain).to_contain_text("Nothing in the sources answers this question")
