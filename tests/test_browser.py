@@ -228,7 +228,7 @@ def test_phone_crisis_notice_first_on_screen_with_tel_links_and_no_examples(visi
 # -- dark mode -------------------------------------------------------------------------------------------
 
 
-def test_dark_mode_is_readable(visit, axe, shot_dir):
+def test_dark_mode_is_readable(visit, real_searcher, axe, shot_dir):
     from playwright.sync_api import expect
 
     page = visit(shots.DARK)
@@ -245,6 +245,7 @@ def test_dark_mode_is_readable(visit, axe, shot_dir):
     page.locator("#results .ipt-why > summary").click()
     page.locator("#results .ipt-why .ipt-details > summary").click()  # the refusal's text, all of it shown
     assert_accessible(page, axe)
+    assert real_searcher.ask(WEAK).warnings, f"{WEAK!r} no longer gets a weak-match warning: pick another WEAK"
     shots.ask(page, WEAK)
     page.locator("#results .ipt-msg-warning summary").click()
     assert_accessible(page, axe)
