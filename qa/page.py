@@ -9,6 +9,8 @@ the `data-*` buttons rendered here.
 from __future__ import annotations
 
 import html
+import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -24,9 +26,8 @@ EXAMPLE_QUESTIONS = (
 )
 
 DISCLAIMER = (
-    "This page shows excerpts quoted word for word from five web sources about Interpersonal Psychotherapy "
-    "(IPT), for learning. It is not medical advice: for advice about your own health, talk to a qualified "
-    "professional."
+    "Excerpts quoted word for word from five web sources about Interpersonal Psychotherapy (IPT), for "
+    "learning. It is not medical advice: for your own health, talk to a qualified professional."
 )
 
 COVERAGE = (
@@ -35,6 +36,27 @@ COVERAGE = (
 )
 
 SOURCE_PLACEHOLDER = "Choose “Show in source” under a passage to read it here, highlighted in its full source."
+
+# The refusal's "Why?", for a learner. The library's reason (similarity figures, thresholds) stays behind a
+# second details control for the curious; the JSON API keeps it as it is.
+WHY_NOT_CLOSE = (
+    "The assistant only shows passages that answer a question closely, so that it never shows text that "
+    "merely looks related. No passage in the five sources came close enough to this question. Asking about "
+    "one of the topics above, or using other words, may find one."
+)
+WHY_NOT_ENGLISH = (
+    "Your question does not seem to be in English. The five sources are all in English, and the assistant "
+    "finds passages by comparing your question with their sentences, so it cannot match a question in "
+    "another language. Please ask it in English."
+)
+NOT_ENGLISH_NOTE = (
+    "The sources are in English. Your question does not seem to be, so these passages may match only a few "
+    "of its words; asking in English gives better matches."
+)
+WEAK_MATCH = (
+    "These passages may not answer your question: none of them matches it closely, and the sources may not "
+    "cover it."
+)
 
 
 def esc(value: object) -> str:
@@ -74,10 +96,25 @@ def disclaimer_html() -> str:
     return f'<div class="ipt-disclaimer"><p><strong>About this page.</strong> {esc(DISCLAIMER)}</p></div>'
 
 
+# A phone number in the notice: groups of digits ("988", "116 123"), not part of a longer word or number.
+_PHONE_RE = re.compile(r"(?<![\w.,])\d{2,4}(?: \d{2,4})*(?![\w])")
+
+
+def phone_links_html(text: str) -> str:
+    """Text escaped, with every phone number in it a `tel:` link (one tap calls it on a phone)."""
+    out, pos = [], 0
+    for m in _PHONE_RE.finditer(text):
+        out.append(esc(text[pos:m.start()]))
+        out.append(f'<a href="tel:{m.group().replace(" ", "")}">{esc(m.group())}</a>')
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
 def notice_html(notice: str) -> str:
-    """The crisis notice, styled as an alert (shown above any passage)."""
-    return (f'<div class="ipt-notice" role="alert"><p class="ipt-notice-title">Need help now?</p>'
-            f"<p>{esc(notice)}</p></div>")
+    """The crisis notice: an alert, first in the results, focusable so the page can move focus to it."""
+    return (f'<div class="ipt-notice" role="alert" tabindex="-1"><p class="ipt-notice-title">Need help now?</p>'
+            f"<p>{phone_links_html(notice)}</p></div>")
 
 
 def example_buttons_html(questions: tuple[str, ...] = EXAMPLE_QUESTIONS) -> str:
@@ -126,47 +163,125 @@ def highlighted_text_html(text: str, start: int, highlight: dict) -> str:
     return f'{esc(text[:a])}<mark class="ipt-hl">{esc(text[a:b])}</mark>{esc(text[b:])}'
 
 
-_RELEVANCE_CLASS = {"strong match": "strong", "good match": "good", "partial match": "partial"}
+_LABELS = ("strong", "good", "partial")
+
+
+def relevance_label(hit: Hit) -> str:
+    """"strong", "good" or "partial": the record's own `label` when it has one (computed from the score that
+    orders the cards), else the similarity rule of `Hit.relevance`."""
+    label = getattr(hit, "label", None)
+    if label in _LABELS:
+        return label
+    return hit.relevance.split()[0]
+
+
+def details_html(rows: list[tuple[str, str]], summary: str = "Details") -> str:
+    """The technical facts (file, lines, characters, scores) folded behind a control: evaluators find them,
+    learners are not asked to read them."""
+    items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
+    return (f'<details class="ipt-details"><summary>{esc(summary)}</summary>'
+            f'<dl class="ipt-details-list">{items}</dl></details>')
+
+
+def card_heading(hit: Hit) -> tuple[str, str]:
+    """(heading, from-line): the section the passage is in, and the source it comes from."""
+    if hit.section and hit.section != hit.title:
+        return hit.section, hit.title
+    return hit.title, ""
 
 
 def card_html(hit: Hit) -> str:
-    """One result: the quoted passage with its highlight, where it comes from, and how well it matches."""
-    section = (f'<p class="ipt-section">Section: {esc(hit.section)}</p>'
-               if hit.section and hit.section != hit.title else "")
-    where = f"{hit.path}, {lines_label(hit.line_start, hit.line_end)}"
+    """One result: where the passage is from (section and source), how well it matches, the quoted passage
+    with its highlight, and "Show in source"; file, lines and scores behind "Details"."""
+    heading, source = card_heading(hit)
+    from_line = f'<p class="ipt-from">From: {esc(source)}</p>' if source else ""
     also = ""
     if hit.also_in:
         items = "".join(
             "<li>" + cite_button_html(a.source_id, a.start, a.end, a.highlight,
-                                      f"{a.title} ({lines_label(a.line_start, a.line_end)})", "ipt-cite-inline")
+                                      f"{a.title} ({a.section})" if a.section and a.section != a.title
+                                      else a.title, "ipt-cite-inline")
             + "</li>" for a in hit.also_in)
         also = f'<div class="ipt-also">Also stated in:<ul>{items}</ul></div>'
-    relevance = hit.relevance
+    label = relevance_label(hit)
+    rows = [("File", f"{hit.path}, {lines_label(hit.line_start, hit.line_end)}"),
+            ("Characters", f"{int(hit.start)}–{int(hit.end)}"),
+            ("Score", f"{hit.score:.2f} (fused, 1.00 is the best possible)"),
+            ("Similarity", f"{hit.similarity:.2f} (cosine, question and passage)")]
     return (
         f'<article class="ipt-card" data-rank="{int(hit.rank)}">'
-        f'<header class="ipt-card-head"><span class="ipt-rank" aria-label="result {int(hit.rank)}">'
-        f"{int(hit.rank)}</span>"
-        f'<div class="ipt-card-titles"><p class="ipt-title">{esc(hit.title)}</p>{section}</div>'
-        f'<span class="ipt-rel ipt-rel-{_RELEVANCE_CLASS.get(relevance, "partial")}" '
-        f'title="score {hit.score:.2f}">{esc(relevance)}</span></header>'
+        f'<header class="ipt-card-head"><span class="ipt-rank" aria-hidden="true">{int(hit.rank)}</span>'
+        f'<div class="ipt-card-titles"><h2 class="ipt-title"><span class="ipt-visually-hidden">Result '
+        f"{int(hit.rank)}: </span>{esc(heading)}</h2>{from_line}</div>"
+        f'<span class="ipt-rel ipt-rel-{label}">{esc(label)} match</span></header>'
         f'<blockquote class="ipt-passage">{highlighted_text_html(hit.text, hit.start, hit.highlight)}</blockquote>'
         f'<footer class="ipt-card-foot">'
         f'{cite_button_html(hit.source_id, hit.start, hit.end, hit.highlight, "Show in source")}'
-        f'<span class="ipt-where">{esc(where)}</span></footer>{also}</article>'
+        f"{details_html(rows)}</footer>{also}</article>"
     )
+
+
+# -- the question's language ------------------------------------------------------------------------------
+
+# Words that are common in questions in other languages written in Latin letters and are not English words
+# (so "die", "was", "come", "per" are left out). A handful is enough: the sources are English, so the page
+# only needs to tell a learner why a question in another language found nothing.
+_FOREIGN_WORDS = frozenset("""
+que qué quién quien cómo como cuál cual cuánto cuanto cuándo cuando por para una los las del sirve es el la
+qu'est-ce quoi pourquoi comment combien quel quelle est les des du pour avec une et c'est
+wer wie warum wann welche welcher ist und für mit eine ein einer der das hat wird sind dauert hilft entwickelt
+che cosa chi perché quanto quale della delle funziona il gli sono tempo dura aiuta
+quem porque quando qual é são uma dos das não ajuda ayuda
+wat waarom wanneer welke het een voor zijn
+terapia psicoterapia psychothérapie psychotherapie interpersonale interpersonnelle interpersonelle
+depresión depressão depressione dépression
+""".split())
+_ENGLISH_WORDS = frozenset("""
+the a an is are was what who whom whose how why when which where does do did can could should would will of
+to in on for with and or it its that this my me i you your we they be been about from by as at long help
+""".split())
+
+
+def looks_non_english(question: str) -> bool:
+    """True when the question is most likely not English: mostly letters of another script (Arabic, Hebrew,
+    Cyrillic, CJK, ...), Spanish inverted marks, or more words of other Latin-script languages than English
+    ones. A heuristic for the refusal's wording only: no English question of the gold set trips it."""
+    letters = [c for c in question if c.isalpha()]
+    if not letters:
+        return False
+    other_script = sum(1 for c in letters if not unicodedata.name(c, "").startswith("LATIN"))
+    if other_script > len(letters) / 2 or "¿" in question or "¡" in question:
+        return True
+    tokens = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", question.lower())
+    foreign = sum(1 for t in tokens if t in _FOREIGN_WORDS)
+    english = sum(1 for t in tokens if t in _ENGLISH_WORDS)
+    return foreign >= 2 and foreign > english
 
 
 def abstention_html(answer: Answer, examples: tuple[str, ...] = EXAMPLE_QUESTIONS) -> str:
-    """Nothing in the sources answers: say so plainly, offer questions that work, say what is covered."""
-    why = (f'<details class="ipt-why"><summary>Why?</summary><p>{esc(answer.reason)}</p></details>'
-           if answer.reason else "")
-    return (
-        '<div class="ipt-abstain">'
-        "<p class=\"ipt-abstain-title\">Nothing in the sources answers this question.</p>"
-        f"<p>{esc(COVERAGE)}</p>"
-        "<p>Questions the sources can answer:</p>"
-        f'<div class="ipt-examples">{example_buttons_html(examples)}</div>{why}</div>'
-    )
+    """Nothing in the sources answers: say so plainly and why, in words for a learner. Offer questions that
+    work and what is covered, except under a crisis notice, where cheerful suggestions would be out of place."""
+    not_english = looks_non_english(answer.question)
+    why = WHY_NOT_ENGLISH if not_english else WHY_NOT_CLOSE
+    tech = (f'<details class="ipt-details"><summary>Technical detail</summary><p>{esc(answer.reason)}</p>'
+            "</details>" if answer.reason else "")
+    parts = ['<div class="ipt-abstain">',
+             '<p class="ipt-abstain-title">Nothing in the sources answers this question.</p>']
+    if not_english:
+        parts.append('<p class="ipt-english">The sources are in English: please ask in English.</p>')
+    if not answer.notice:
+        parts.append(f"<p>{esc(COVERAGE)}</p><p>Questions the sources can answer:</p>"
+                     f'<div class="ipt-examples">{example_buttons_html(examples)}</div>')
+    parts.append(f'<details class="ipt-why"><summary>Why?</summary><p>{esc(why)}</p>{tech}</details></div>')
+    return "".join(parts)
+
+
+def warning_html(warning: str) -> str:
+    """A warning from the library; a weak match is said in words, its figures folded behind "Details"."""
+    if "similarity" in warning.lower() or "weak match" in warning.lower():
+        return (f'<div class="ipt-msg ipt-msg-warning"><p>{esc(WEAK_MATCH)}</p>'
+                f'<details class="ipt-details"><summary>Details</summary><p>{esc(warning)}</p></details></div>')
+    return message_html(warning, "warning")
 
 
 def answer_html(answer: Answer) -> str:
@@ -174,15 +289,17 @@ def answer_html(answer: Answer) -> str:
     parts = []
     if answer.notice:
         parts.append(notice_html(answer.notice))
-    parts.append(f'<p class="ipt-asked">You asked: <q>{esc(answer.question)}</q></p>')
-    parts.extend(message_html(w, "warning") for w in answer.warnings)
+    # tabindex: on a phone the page moves focus here after Ask (see app.py), which also closes the keyboard.
+    parts.append(f'<p class="ipt-asked" tabindex="-1">You asked: <q dir="auto">{esc(answer.question)}</q></p>')
+    parts.extend(warning_html(w) for w in answer.warnings)
     if answer.abstained or not answer.passages:
         parts.append(abstention_html(answer))
     else:
+        if looks_non_english(answer.question):
+            parts.append(message_html(NOT_ENGLISH_NOTE, "warning"))
         n = len(answer.passages)
-        parts.append(f'<p class="ipt-summary">{n} passage{"s" if n != 1 else ""} from the sources, best match '
-                     "first. Each is quoted word for word; the highlighted sentence matches your question "
-                     "best.</p>")
+        parts.append(f'<p class="ipt-summary">{n} passage{"s" if n != 1 else ""}, best match first, each quoted '
+                     "word for word; the highlight marks the sentence closest to your question.</p>")
         parts.extend(card_html(h) for h in answer.passages)
     return f'<div class="ipt-results">{"".join(parts)}</div>'
 
@@ -221,27 +338,37 @@ def source_text_html(text: str, start: int, end: int, hl_start: int, hl_end: int
         in_span = " ipt-in-span" if a < end and max(b, a + 1) > start else ""
         rows.append(f'<div class="ipt-line{in_span}"><span class="ipt-ln" aria-hidden="true">{n}</span>'
                     f'<span class="ipt-tx">{body}</span></div>')
-    return f'<div class="ipt-source-text">{"".join(rows)}</div>'
+    # A scrolling region: focusable, so that keyboard users can scroll it too (WCAG 2.1.1).
+    return (f'<div class="ipt-source-text" tabindex="0" role="region" aria-label="Full text of the source">'
+            f'{"".join(rows)}</div>')
 
 
 def source_html(doc: SourceDoc, start: int, end: int, hl_start: int, hl_end: int) -> str:
-    """The source view: title, where it comes from, and its full text with the cited passage highlighted."""
+    """The source view: title, its original page, a way back to the passage (for narrow screens, where the
+    view sits below all the results), and the full text with the cited passage highlighted; the file, lines
+    and characters behind "Details"."""
     before = doc.text[:start]
     line_start = before.count("\n") + 1
     line_end = line_start + doc.text[start:end].rstrip("\n").count("\n")
-    meta = [f'<p class="ipt-meta">{esc(doc.path)}, {esc(lines_label(line_start, line_end))} '
-            f"(characters {int(start)}–{int(end)})</p>"]
+    meta = []
     if doc.url:
         meta.append(f'<p class="ipt-meta">Original page: {link_html(doc.url)}</p>')
-    else:
-        meta.append('<p class="ipt-meta">Original page: the address is not recorded in the text.</p>')
+    rows = [("File", f"{doc.path}, {lines_label(line_start, line_end)}"),
+            ("Characters", f"{int(start)}–{int(end)}")]
+    if not doc.url:
+        rows.append(("Original page", "the address is not recorded in the text"))
+    if doc.provenance:
+        rows.append(("About this source", doc.provenance))
+    links = ""
     if doc.links:
         items = "".join(f"<li>{link_html(u)}</li>" for u in doc.links)
-        meta.append(f'<div class="ipt-meta">Links named in this source:<ul class="ipt-links">{items}</ul></div>')
-    if doc.provenance:
-        meta.append(f'<details class="ipt-meta"><summary>About this source</summary>{esc(doc.provenance)}</details>')
-    return (f'<div class="ipt-source"><p class="ipt-source-title">{esc(doc.title)}</p>{"".join(meta)}'
-            f"{source_text_html(doc.text, start, end, hl_start, hl_end)}</div>")
+        links = (f'<details class="ipt-details"><summary>Links named in this source ({len(doc.links)})</summary>'
+                 f'<ul class="ipt-links">{items}</ul></details>')
+    return (f'<section class="ipt-source" aria-label="Source: {esc(doc.title)}">'
+            f'<div class="ipt-source-head"><h2 class="ipt-source-title" tabindex="-1">{esc(doc.title)}</h2>'
+            '<button type="button" class="ipt-back" data-back="1">Back to the passage</button></div>'
+            f'{"".join(meta)}<div class="ipt-source-foot">{details_html(rows)}{links}</div>'
+            f"{source_text_html(doc.text, start, end, hl_start, hl_end)}</section>")
 
 
 def source_placeholder_html() -> str:

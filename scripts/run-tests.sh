@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install (first time) and run the whole test suite, browser tests included (Debian's chromium).
+# Install (first time) and run the whole test suite, browser tests included (Debian's chromium, axe-core).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ ! -x /usr/bin/chromium ]; then
@@ -9,6 +9,15 @@ if [ ! -x /usr/bin/chromium ]; then
   else
     echo "run-tests: /usr/bin/chromium missing; install it with: sudo apt-get install -y chromium" >&2
   fi
+fi
+# axe-core for the browser test's accessibility check: the locked version from the npm registry, into
+# tests/a11y/node_modules (gitignored).
+if [ ! -f tests/a11y/node_modules/axe-core/axe.min.js ]; then
+  if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null && apt-get install -y -q npm >/dev/null
+  fi
+  npm ci --prefix tests/a11y --no-audit --no-fund >/dev/null
 fi
 . scripts/setup.sh
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1

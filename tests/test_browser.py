@@ -1,24 +1,25 @@
-"""The real page in Debian's chromium (Playwright): ask, read the cited card, open its source, stay safe.
+"""The real page in Debian's chromium (Playwright), as a learner sees it on a 1366x900 desktop, a 390x844 phone
+and in dark mode: ask, read the cited card, open its source and come back, the crisis notice, safety, and
+axe-core's accessibility check (no serious or critical finding) in each state.
 
-Also writes docs/screenshot.png (the results and the opened source, as a learner sees them)."""
+Screenshots (desktop, phone, dark, crisis) go to a temporary folder, printed at the end of the run; the ones
+docs/ shows are made by `python -m tests.screenshots docs/screenshots`."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from app_support import GRADIO_PANDAS_NOISE, ROOT, serve
+import screenshots as shots
+from app_support import GRADIO_PANDAS_NOISE, serve
+from qa.safety import CRISIS_NOTICE
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, *GRADIO_PANDAS_NOISE]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-SCREENSHOT = ROOT / "docs" / "screenshot.png"
-QUESTION = "Who created interpersonal psychotherapy?"
 XSS = "<img src=x onerror=alert(1)> <script>alert(2)</script> ${alert(3)} {{alert(4)}}"
-TIMEOUT = 30_000  # ms; the first question also warms the model up
+WEAK = "Does insurance pay for IPT?"  # answered, with a weak-match warning (similarity 0.56 today)
 
 
 @pytest.fixture(scope="module")
@@ -29,127 +30,286 @@ def url(real_searcher):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+    if not Path(shots.CHROMIUM).exists():
+        pytest.skip(f"{shots.CHROMIUM} is not installed")
     from playwright.sync_api import expect, sync_playwright
 
-    expect.set_options(timeout=TIMEOUT)  # assertions wait as long as actions: the machine may be busy
+    expect.set_options(timeout=shots.TIMEOUT)  # assertions wait as long as actions: the machine may be busy
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        b = shots.launch(p)
         yield b
         b.close()
 
 
+@pytest.fixture(scope="module")
+def axe():
+    """Where axe-core is (scripts/run-tests.sh installs it; installed here too when npm is at hand)."""
+    try:
+        shots.install_axe()
+    except (OSError, subprocess.CalledProcessError) as e:  # no npm or no registry: say so, do not pass quietly
+        pytest.skip(f"axe-core could not be installed into {shots.AXE_DIR} ({e}); run scripts/run-tests.sh")
+    return shots.AXE
+
+
+@pytest.fixture(scope="module")
+def shot_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("screenshots")
+    yield d
+    print(f"\nscreenshots of the browser test: {d}")
+
+
 @pytest.fixture
 def visit(browser, url):
-    """A fresh page on the app, recording every request and dialog; asserts afterwards that all requests
-    stayed on this machine."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    requests, dialogs = [], []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(url)
-    page.locator("#question textarea").wait_for()
-    yield page, dialogs
-    context.close()
-    assert requests
-    outside = [u for u in requests if not (u.startswith("http://127.0.0.1:") or u.startswith(("data:", "blob:")))]
-    assert outside == [], f"requests left 127.0.0.1: {outside}"
+    """Opens the app in a fresh context for a view, recording every request and dialog; asserts afterwards
+    that all requests stayed on this machine and no dialog opened."""
+    opened = []
+
+    def open_view(view: shots.View = shots.DESKTOP):
+        context = view.context(browser)
+        page = context.new_page()  # listeners go on before the first request
+        page.set_default_timeout(shots.TIMEOUT)
+        requests, dialogs = [], []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        page.locator("#question textarea").wait_for()
+        opened.append((context, requests, dialogs))
+        return page
+
+    yield open_view
+    for context, requests, dialogs in opened:
+        context.close()
+        assert requests
+        outside = [u for u in requests if not (u.startswith("http://127.0.0.1:") or u.startswith(("data:", "blob:")))]
+        assert outside == [], f"requests left 127.0.0.1: {outside}"
+        assert dialogs == []
 
 
-def ask(page, question: str) -> None:
-    """Type a question, press Enter, and wait until the page shows the answer to it."""
+def in_viewport(page, selector: str) -> bool:
+    """The element's box lies wholly within the window."""
+    return page.locator(selector).first.evaluate(
+        "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight "
+        "&& r.left >= 0 && r.right <= window.innerWidth; }")
+
+
+def assert_accessible(page, axe) -> None:
+    found = shots.axe_violations(page)
+    assert found == [], "axe-core found serious or critical violations:\n" + "\n".join(found)
+
+
+# -- desktop ---------------------------------------------------------------------------------------------
+
+
+def test_desktop_two_cards_above_the_fold_and_source_beside_them(visit, real_searcher, axe, shot_dir):
     from playwright.sync_api import expect
 
-    box = page.locator("#question textarea")
-    box.fill(question)
-    box.press("Enter")
-    expect(page.locator("#results .ipt-asked q")).to_have_text(" ".join(question.split()))
-    page.wait_for_function("() => !document.querySelector('#results .pending, #source .pending')")
-
-
-def test_ask_read_cited_card_and_open_its_source(visit, real_searcher):
-    from playwright.sync_api import expect
-
-    page, dialogs = visit
-    expect(page.locator("#disclaimer")).to_contain_text("not medical advice")
-    ask(page, QUESTION)
-    expected = real_searcher.ask(QUESTION).passages[0]
+    page = visit(shots.DESKTOP)
+    expect(page.locator("#intro")).to_contain_text("not medical advice")
+    shots.ask(page, shots.QUESTION)
+    expected = real_searcher.ask(shots.QUESTION).passages[0]
     card = page.locator("#results .ipt-card").first
-    expect(card).to_be_visible()
-    expect(card.locator(".ipt-title")).to_have_text(expected.title)
+    # Plain language: the card is headed by its section and names its source; the file and offsets are folded.
+    expect(card.locator(".ipt-title")).to_contain_text(expected.section)
+    expect(card.locator(".ipt-from")).to_have_text(f"From: {expected.title}")
     expect(card.locator(".ipt-passage")).to_contain_text("Klerman")
     mark = card.locator("mark.ipt-hl")
-    expect(mark).to_be_visible()
     hl = expected.highlight
     expect(mark).to_have_text(expected.text[hl["start"] - expected.start:hl["end"] - expected.start])
     expect(card.locator(".ipt-rel")).to_have_text(expected.relevance)
-    expect(card.locator(".ipt-where")).to_contain_text(f"{expected.path}, line")
+    # Above the fold at 1366x900: the whole first card and the start of the second, the page unmoved, focus
+    # still in the question box for the next question.
+    assert page.evaluate("window.scrollY") == 0
+    expect(page.locator("#question textarea")).to_be_focused()
+    assert in_viewport(page, "#results .ipt-card[data-rank='1']")
+    second = page.locator("#results .ipt-card[data-rank='2'] .ipt-passage").bounding_box()
+    assert second["y"] + 40 < 900, f"the second card's passage starts at y={second['y']:.0f}"
+    where = card.locator(".ipt-details")
+    expect(where.locator("dd").first).not_to_be_visible()
+    where.locator("summary").click()
+    expect(where.locator("dd").first).to_contain_text(f"{expected.path}, line")
 
-    card.locator("button.ipt-cite").click()
+    assert_accessible(page, axe)
+
+    # Opening card 1: the source sits beside the results; the passage is highlighted and in view; focus follows.
+    shots.open_source(page, 1)
     source = page.locator("#source")
     expect(source.locator(".ipt-source-title")).to_have_text(expected.title)
-    cited = source.locator("#cited")
-    expect(cited).to_be_visible()
-    expect(cited).to_be_in_viewport()
-    marked = source.locator("mark.ipt-cited").all_inner_texts()
-    assert "".join(marked) == expected.text.replace("\n", "")
-    # The picture for the docs: the whole page from its top, the source panel keeping its own scroll.
-    page.set_viewport_size({"width": 1280, "height": 1250})
+    expect(source.locator("#cited")).to_be_in_viewport()
+    assert "".join(source.locator("mark.ipt-cited").all_inner_texts()) == expected.text.replace("\n", "")
+    expect(source.locator("button.ipt-back")).to_be_hidden()  # beside the card there is nothing to go back to
+    assert_accessible(page, axe)
     page.evaluate("window.scrollTo(0, 0)")
-    expect(cited).to_be_in_viewport()
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
-    assert dialogs == []
+    page.screenshot(path=str(shot_dir / "desktop.png"))
+
+    # Opening the last card's source keeps that card on screen (the source view is sticky, the page stays).
+    last = page.locator("#results .ipt-card").last
+    last.locator("button.ipt-cite").scroll_into_view_if_needed()
+    last.locator("button.ipt-cite").click()
+    expect(source.locator(".ipt-source-title")).to_be_focused()
+    expect(source.locator("#cited")).to_be_in_viewport()
+    assert in_viewport(page, "#results .ipt-card:last-child button.ipt-cite")
+
+
+def test_desktop_crisis_notice_is_focused_and_on_screen(visit):
+    from playwright.sync_api import expect
+
+    page = visit(shots.DESKTOP)
+    shots.ask(page, shots.CRISIS)
+    notice = page.locator("#results .ipt-notice")
+    expect(notice).to_be_focused()
+    expect(notice).to_have_attribute("role", "alert")
+    assert in_viewport(page, "#results .ipt-notice")
+    first = page.locator("#results .ipt-card, #results .ipt-abstain").first
+    assert notice.bounding_box()["y"] < first.bounding_box()["y"]
+
+
+# -- phone -----------------------------------------------------------------------------------------------
+
+
+def test_phone_goes_to_the_results_and_back_from_the_source(visit, axe, shot_dir):
+    from playwright.sync_api import expect
+
+    page = visit(shots.PHONE)
+    # The question box has the whole width, Ask sits below it at a usable size; no stray footer.
+    box = page.locator("#question textarea").bounding_box()
+    ask_button = page.locator("#ask").bounding_box()
+    assert box["width"] >= 300 and ask_button["y"] >= box["y"] + box["height"]
+    assert ask_button["width"] >= 300 and ask_button["height"] >= 40
+    expect(page.locator("footer").filter(has_text="Settings")).to_be_hidden()
+
+    shots.ask(page, shots.QUESTION)
+    asked = page.locator("#results .ipt-asked")
+    expect(asked).to_be_focused()  # which also closes the phone's keyboard
+    assert page.evaluate("window.scrollY") > 300
+    assert in_viewport(page, "#results .ipt-asked")
+    # Card titles keep a readable width (they wrapped to a word a line beside the relevance badge).
+    for title in page.locator("#results .ipt-title").all():
+        assert title.bounding_box()["width"] >= 200
+    assert_accessible(page, axe)
+    page.screenshot(path=str(shot_dir / "phone.png"))
+
+    # The source view is below every result: the page goes there, and "Back to the passage" returns.
+    cite = page.locator("#results .ipt-card[data-rank='2'] button.ipt-cite")
+    cite.scroll_into_view_if_needed()
+    shots.open_source(page, 2)
+    expect(page.locator("#source #cited")).to_be_in_viewport()
+    assert not in_viewport(page, "#results .ipt-card[data-rank='2'] button.ipt-cite")
+    page.locator("#source button.ipt-back").click()
+    expect(cite).to_be_focused()
+    assert in_viewport(page, "#results .ipt-card[data-rank='2'] button.ipt-cite")
+
+
+def test_phone_crisis_notice_first_on_screen_with_tel_links_and_no_examples(visit, axe, shot_dir):
+    from playwright.sync_api import expect
+
+    page = visit(shots.PHONE)
+    shots.ask(page, "I want to die")  # nothing in the sources answers it: the notice and a plain refusal
+    notice = page.locator("#results .ipt-notice")
+    expect(notice).to_be_focused()  # what a screen reader reads first, and role="alert" announces it
+    expect(notice).to_have_attribute("role", "alert")
+    assert page.locator("#results [role=alert]").count() == 1
+    assert in_viewport(page, "#results .ipt-notice")
+    assert page.evaluate("document.querySelector('#results .ipt-results').firstElementChild.className") \
+        == "ipt-notice"
+    expect(page.locator("#results .ipt-abstain")).to_contain_text("Nothing in the sources answers this question")
+    assert page.locator("#results button[data-question]").count() == 0
+    tel = notice.locator("a[href^='tel:']")
+    assert tel.evaluate_all("links => links.map(a => a.getAttribute('href'))") == [
+        "tel:911", "tel:112", "tel:999", "tel:988", "tel:116123"]
+    assert_accessible(page, axe)
+
+    shots.ask(page, shots.CRISIS)  # a crisis question the sources do answer: the notice above the passages
+    expect(notice).to_be_focused()
+    assert in_viewport(page, "#results .ipt-notice")
+    expect(notice).to_contain_text(CRISIS_NOTICE[:40])
+    page.screenshot(path=str(shot_dir / "crisis.png"))
+
+
+# -- dark mode -------------------------------------------------------------------------------------------
+
+
+def test_dark_mode_is_readable(visit, real_searcher, axe, shot_dir):
+    from playwright.sync_api import expect
+
+    page = visit(shots.DARK)
+    assert page.evaluate("document.body.classList.contains('dark')")
+    shots.ask(page, shots.QUESTION)
+    page.locator("#results .ipt-card").first.locator(".ipt-details summary").click()
+    shots.open_source(page, 1)
+    expect(page.locator("#source #cited")).to_be_in_viewport()
+    assert_accessible(page, axe)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shot_dir / "dark.png"))
+
+    shots.ask(page, "What is the capital of France?")
+    page.locator("#results .ipt-why > summary").click()
+    page.locator("#results .ipt-why .ipt-details > summary").click()  # the refusal's text, all of it shown
+    assert_accessible(page, axe)
+    assert real_searcher.ask(WEAK).warnings, f"{WEAK!r} no longer gets a weak-match warning: pick another WEAK"
+    shots.ask(page, WEAK)
+    page.locator("#results .ipt-msg-warning summary").click()
+    assert_accessible(page, axe)
+
+
+# -- behaviour and safety (desktop) ----------------------------------------------------------------------
 
 
 def test_example_button_and_also_in_citation(visit):
     from playwright.sync_api import expect
 
-    page, _ = visit
+    page = visit()
     page.locator("#examples button", has_text="How long does IPT last?").click()
     expect(page.locator("#question textarea")).to_have_value("How long does IPT last?")
     expect(page.locator("#results .ipt-asked q")).to_have_text("How long does IPT last?")
     expect(page.locator("#results .ipt-card").first).to_be_visible()
     also = page.locator("#results button.ipt-cite-inline")
     if also.count():  # another source says the same: its citation opens that source
-        source_id = also.first.get_attribute("data-source")
+        title = also.first.inner_text()
         also.first.click()
         expect(page.locator("#source #cited")).to_be_in_viewport()
-        expect(page.locator("#source .ipt-meta").first).to_contain_text(source_id)
+        expect(page.locator("#source .ipt-source-title")).to_have_text(title.split(" (")[0])
 
 
 def test_xss_question_shows_literally_and_runs_nothing(visit):
     from playwright.sync_api import expect
 
-    page, dialogs = visit
-    ask(page, XSS)
+    page = visit()
+    shots.ask(page, XSS)
     expect(page.locator("#results .ipt-asked q")).to_have_text(XSS)
     assert page.locator("#results img, #results script, #results svg").count() == 0
-    page.wait_for_timeout(500)  # an injected handler would have fired by now
-    assert dialogs == []
+    page.wait_for_timeout(500)  # an injected handler would have fired by now (the fixture checks dialogs)
 
 
-def test_crisis_notice_is_above_the_passages(visit):
+def test_right_to_left_question_and_another_language(visit):
     from playwright.sync_api import expect
 
-    page, _ = visit
-    ask(page, "I keep thinking about suicide. Can IPT help with depression?")
-    notice = page.locator("#results .ipt-notice")
-    expect(notice).to_be_visible()
-    expect(notice).to_have_attribute("role", "alert")
-    first = page.locator("#results .ipt-card, #results .ipt-abstain").first
-    assert notice.bounding_box()["y"] < first.bounding_box()["y"]
+    page = visit()
+    question = "מי יצר את הטיפול הבין-אישי?"
+    shots.ask(page, question)
+    assert page.locator("#question textarea").evaluate("e => e.matches(':dir(rtl)')")
+    assert page.locator("#results .ipt-asked q").evaluate("e => e.matches(':dir(rtl)')")
+    expect(page.locator("#results .ipt-abstain")).to_contain_text("The sources are in English: please ask in English.")
+    shots.ask(page, "Who created IPT?")
+    assert page.locator("#question textarea").evaluate("e => e.matches(':dir(ltr)')")
 
 
-def test_abstention_empty_question_and_no_sources(visit, real_searcher):
+def test_abstention_weak_match_empty_question_and_no_sources(visit, real_searcher, axe):
     from playwright.sync_api import expect
 
-    page, _ = visit
-    ask(page, "What is the capital of France?")
-    expect(page.locator("#results .ipt-abstain")).to_contain_text("Nothing in the sources answers this question")
+    page = visit()
+    assert real_searcher.ask(WEAK).warnings, f"{WEAK!r} no longer gets a weak-match warning: pick another WEAK"
+    shots.ask(page, WEAK)
+    warning = page.locator("#results .ipt-msg-warning")
+    expect(warning).to_contain_text("These passages may not answer your question")
+    expect(warning.locator("details p")).not_to_be_visible()  # "best similarity 0.56" only one click further
+    assert_accessible(page, axe)
+
+    shots.ask(page, "What is the capital of France?")
+    abstain = page.locator("#results .ipt-abstain")
+    expect(abstain).to_contain_text("Nothing in the sources answers this question")
+    abstain.locator(".ipt-why > summary").click()
+    expect(abstain.locator(".ipt-why")).to_contain_text("No passage in the five sources came close enough")
+    expect(abstain.locator(".ipt-why details p")).not_to_be_visible()  # the figures, one click further
     page.locator("#results .ipt-abstain button", has_text="Who created IPT?").click()
     expect(page.locator("#results .ipt-card").first).to_be_visible()
 

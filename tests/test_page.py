@@ -5,13 +5,17 @@ Fast: the tiny corpus with the fake embedder, or hand-made records."""
 from __future__ import annotations
 
 import html
+import json
 import re
+from dataclasses import dataclass
 
 import pytest
 
 from qa import page
 from qa.records import AlsoIn, Answer, Hit
 from qa.safety import CRISIS_NOTICE
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 XSS = ['<img src=x onerror=alert(1)>', "<script>alert(1)</script>", '"><svg onload=alert(1)>',
        "${alert(1)}", "{{constructor.constructor('alert(1)')()}}"]
@@ -105,15 +109,27 @@ def test_highlight_missing_or_out_of_range_is_safe():
     assert "<mark" not in page.highlighted_text_html("abcdef", 10, {"start": 30, "end": 40})
 
 
-def test_card_shows_title_section_lines_relevance_and_citation_button():
+def test_card_is_headed_by_its_section_and_names_its_source():
     hit = _hit("Gerald Klerman and Myrna Weissman created it.", hl=(100, 145))
     markup = page.card_html(hit)
-    assert "Alpha notes on IPT" in markup
-    assert "Section: Who created IPT?" in markup
-    assert "corpus/alpha.txt, lines 3–5" in markup
-    assert ">strong match<" in markup and 'title="score 0.90"' in markup
+    heading = re.search(r'<h2 class="ipt-title">(.*?)</h2>', markup).group(1)
+    assert re.sub(r"<[^>]+>.*?</span>", "", heading) == "Who created IPT?"
+    assert '<p class="ipt-from">From: Alpha notes on IPT</p>' in markup
+    assert ">strong match<" in markup
     assert ('data-source="alpha" data-start="100" data-end="145" data-hl-start="100" data-hl-end="145"'
             in markup)
+    # A section that only repeats the title is not said twice: the title heads the card.
+    same = page.card_html(_hit("x", section="Alpha notes on IPT"))
+    assert ">Alpha notes on IPT</h2>" in same and "ipt-from" not in same
+
+
+def test_card_folds_file_offsets_and_scores_behind_details():
+    markup = page.card_html(_hit("Gerald Klerman created it.", hl=(100, 126), score=0.9, similarity=0.61))
+    visible, details = markup.split('<details class="ipt-details">')
+    for technical in ("corpus/alpha.txt", "lines 3–5", "0.90", "0.61", "100–126"):
+        assert technical not in visible
+        assert technical in details
+    assert "title=" not in markup  # no score in a tooltip either
 
 
 @pytest.mark.parametrize("similarity,label", [(0.7, "strong match"), (0.45, "good match"), (0.2, "partial match")])
@@ -121,12 +137,25 @@ def test_relevance_label_is_words(similarity, label):
     assert f">{label}<" in page.card_html(_hit("x", similarity=similarity))
 
 
+@dataclass
+class _LabelledHit(Hit):
+    label: str = ""  # as the library will give every passage, from the score that orders the cards
+
+
+@pytest.mark.parametrize("label", ["strong", "good", "partial"])
+def test_relevance_comes_from_the_record_label_when_present(label):
+    hit = _LabelledHit(**{**vars(_hit("x", similarity=0.9)), "label": label})
+    markup = page.card_html(hit)
+    assert f'<span class="ipt-rel ipt-rel-{label}">{label} match</span>' in markup
+    assert page.relevance_label(_LabelledHit(**{**vars(_hit("x", similarity=0.2)), "label": "bogus"})) == "partial"
+
+
 def test_also_in_line_lists_the_other_sources_with_their_own_citations():
     twin = AlsoIn(source_id="beta", title="Beta <guide>", path="corpus/beta.md", section="", start=7, end=30,
                   line_start=2, line_end=2, text="same statement", highlight={"start": 9, "end": 20})
     markup = page.card_html(_hit("statement", also_in=[twin]))
     assert "Also stated in:" in markup
-    assert "Beta &lt;guide&gt; (line 2)" in markup
+    assert ">Beta &lt;guide&gt;</button>" in markup
     assert 'data-source="beta" data-start="7" data-end="30" data-hl-start="9" data-hl-end="20"' in markup
     assert "Also stated in" not in page.card_html(_hit("statement"))
 
@@ -143,30 +172,67 @@ def test_answer_lists_cards_best_first(tiny_searcher):
 
 
 def test_abstention_message_offers_examples_and_coverage():
-    answer = Answer(question="What is the capital of France?", abstained=True, reason="nothing is close",
-                    passages=[])
+    reason = "nothing in the sources is close to this question (best similarity 0.05, below 0.49)"
+    answer = Answer(question="What is the capital of France?", abstained=True, reason=reason, passages=[])
     markup = page.answer_html(answer)
     assert "Nothing in the sources answers this question." in markup
     assert html.escape(page.COVERAGE) in markup
     for q in page.EXAMPLE_QUESTIONS:
         assert f'data-question="{html.escape(q)}"' in markup
-    assert "nothing is close" in markup  # the reason, folded under "Why?"
     assert "ipt-card" not in markup
+    # "Why?" is said for a learner; the library's figures sit one control further in.
+    why = markup.split("<summary>Why?</summary>")[1]
+    learner, technical = why.split("<summary>Technical detail</summary>")
+    assert html.escape(page.WHY_NOT_CLOSE) in learner and "0.05" not in learner
+    assert html.escape(reason) in technical
+    assert "The sources are in English" not in markup
+
+
+@pytest.mark.parametrize("question", ["¿Quién creó la psicoterapia interpersonal?",
+                                      "Qu'est-ce que la psychothérapie interpersonnelle ?",
+                                      "Wer hat die IPT entwickelt?", "Quanto tempo dura a IPT?",
+                                      "من أنشأ العلاج النفسي الشخصي؟", "מי יצר את הטיפול הבין-אישי?",
+                                      "人际心理治疗是谁创立的？", "Что такое интерперсональная психотерапия?"])
+def test_a_question_in_another_language_is_told_the_sources_are_english(question):
+    assert page.looks_non_english(question)
+    markup = page.answer_html(Answer(question=question, abstained=True, reason="r", passages=[]))
+    assert "The sources are in English: please ask in English." in markup
+    assert html.escape(page.WHY_NOT_ENGLISH) in markup
+    answered = page.answer_html(Answer(question=question, abstained=False, reason=None, passages=[_hit("x")]))
+    assert html.escape(page.NOT_ENGLISH_NOTE) in answered
+
+
+def test_no_english_question_of_the_gold_set_counts_as_another_language():
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").open(encoding="utf-8")
+                 if line.strip()]
+    assert len(questions) > 100
+    assert [q for q in questions if page.looks_non_english(q)] == []
 
 
 def test_crisis_notice_is_an_alert_above_the_passages(tiny_searcher):
     answer = tiny_searcher.ask("I think about suicide. Who created IPT?")
     assert answer.notice == CRISIS_NOTICE and answer.passages
     markup = page.answer_html(answer)
-    notice_at = markup.index('<div class="ipt-notice" role="alert">')
+    assert markup.startswith('<div class="ipt-results"><div class="ipt-notice" role="alert" tabindex="-1">')
+    notice_at = markup.index('class="ipt-notice"')
     assert notice_at < markup.index("ipt-card") and notice_at < markup.index("ipt-asked")
-    assert html.escape(CRISIS_NOTICE) in markup
+    assert markup.count('role="alert"') == 1  # nothing else competes to be announced first
 
 
-def test_crisis_notice_also_shown_when_abstaining():
-    answer = Answer(question="suicide", abstained=True, reason="r", passages=[], notice=CRISIS_NOTICE)
+def test_crisis_numbers_are_tel_links():
+    markup = page.notice_html(CRISIS_NOTICE)
+    assert re.findall(r'<a href="(tel:[^"]+)">([^<]+)</a>', markup) == [
+        ("tel:911", "911"), ("tel:112", "112"), ("tel:999", "999"), ("tel:988", "988"), ("tel:116123", "116 123")]
+    assert html.unescape(re.sub(r"<[^>]+>", "", markup)) == "Need help now?" + CRISIS_NOTICE
+    assert page.phone_links_html("call <b>112</b> now") == 'call &lt;b&gt;<a href="tel:112">112</a>&lt;/b&gt; now'
+
+
+def test_crisis_abstention_has_no_example_buttons_under_the_notice():
+    answer = Answer(question="I want to die", abstained=True, reason="r", passages=[], notice=CRISIS_NOTICE)
     markup = page.answer_html(answer)
     assert markup.index("ipt-notice") < markup.index("ipt-abstain")
+    assert "data-question" not in markup and "ipt-example" not in markup
+    assert "Nothing in the sources answers this question." in markup
 
 
 def test_no_notice_for_an_ordinary_question(tiny_searcher):
@@ -176,6 +242,19 @@ def test_no_notice_for_an_ordinary_question(tiny_searcher):
 def test_warnings_are_shown():
     answer = Answer(question="q", abstained=True, reason=None, passages=[], warnings=["the question was <cut>"])
     assert '<div class="ipt-msg ipt-msg-warning"><p>the question was &lt;cut&gt;</p></div>' in page.answer_html(answer)
+
+
+def test_weak_match_warning_is_said_in_words_with_figures_folded():
+    raw = "weak match (best similarity 0.52): these passages may not answer the question"
+    markup = page.warning_html(raw)
+    visible, folded = markup.split("<details")
+    assert html.escape(page.WEAK_MATCH) in visible and "0.52" not in visible
+    assert html.escape(raw) in folded
+
+
+def test_question_is_shown_with_its_own_direction():
+    markup = page.answer_html(Answer(question="מה זה IPT?", abstained=True, reason=None, passages=[]))
+    assert '<q dir="auto">מה זה IPT?</q>' in markup
 
 
 def test_disclaimer_says_learning_not_medical_advice():
@@ -202,10 +281,10 @@ def test_source_view_highlights_exactly_the_cited_passage(tiny_searcher):
         best = doc.text[hit.highlight["start"]:hit.highlight["end"]]
         assert "".join(_marked(markup, "ipt-cited ipt-best")) == best.replace("\n", "")
         # The whole source is there, line by line, with line numbers.
-        assert html.unescape(re.sub(r"<[^>]+>", "", re.sub(r'<span class="ipt-ln"[^>]*>\d+</span>', "",
-                                                             markup.split('<div class="ipt-source-text">')[1]))) \
-            == doc.text.replace("\n", "")
-        assert f"{hit.path}, {page.lines_label(hit.line_start, hit.line_end)}" in markup
+        whole = markup.split('<div class="ipt-source-text"')[1].split(">", 1)[1]
+        whole = re.sub(r'<span class="ipt-ln"[^>]*>\d+</span>', "", whole)
+        assert html.unescape(re.sub(r"<[^>]+>", "", whole)) == doc.text.replace("\n", "")
+        assert f"{hit.path}, {page.lines_label(hit.line_start, hit.line_end)}" in markup.split("<details")[1]
 
 
 def test_source_view_shows_address_and_links():
@@ -217,3 +296,13 @@ def test_source_view_shows_address_and_links():
     assert "line 2" in markup
     no_url = page.source_html(page.SourceDoc(id="b", title="B", path="b", text="x"), 0, 1, 0, 1)
     assert "not recorded" in no_url and "<a " not in no_url
+
+
+def test_source_view_has_a_way_back_and_a_focusable_title_and_folds_offsets():
+    doc = page.SourceDoc(id="a", title="A <title>", path="corpus/a.txt", text="one\ntwo\n", provenance="saved")
+    markup = page.source_html(doc, 4, 7, 4, 7)
+    assert '<h2 class="ipt-source-title" tabindex="-1">A &lt;title&gt;</h2>' in markup
+    assert '<button type="button" class="ipt-back" data-back="1">Back to the passage</button>' in markup
+    head, details = markup.split('<details class="ipt-details">', 1)
+    assert "corpus/a.txt" not in head and "characters" not in head.lower()
+    assert "corpus/a.txt, line 2" in details and "4–7" in details and "saved" in details

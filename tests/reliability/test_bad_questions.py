@@ -69,7 +69,7 @@ def test_library_answers_bad_questions(real_searcher, name):
     shown = page.answer_html(answer)
     assert live_markup(shown) == [], shown[:500]
     if name not in EMPTY_AFTER_CLEANING:
-        assert f"<q>{html.escape(answer.question)}</q>" in shown
+        assert f'<q dir="auto">{html.escape(answer.question)}</q>' in shown
     assert spans(real_searcher.ask(GOOD_QUESTION).to_dict()) == before
 
 
@@ -109,7 +109,7 @@ def test_web_api_answers_bad_questions(real_app_client, real_app_url, real_searc
         _check_record(rec, name, Path.cwd())
         assert rec["question"] == expected["question"] and rec["abstained"] == expected["abstained"]
         assert spans(rec) == spans(expected)
-        assert f"<q>{html.escape(rec['question'])}</q>" in results
+        assert f'<q dir="auto">{html.escape(rec["question"])}</q>' in results
     else:
         assert "Type a question" in results  # the page's own message for an empty question
     for markup in (results, source):
