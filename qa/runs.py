@@ -335,7 +335,7 @@ def baseline_lines(cmp: dict) -> list[str]:
         worse = [c for c in m["changes"] if c["change"] == "worse"]
         lines += ["", f"{len(better)} question(s) better, {len(worse)} worse"
                   + (f"; {len(m['new_questions'])} not in the saved run (new gold rows)" if m["new_questions"] else "")
-                  + ":", ""]
+                  + (":" if better or worse else "."), ""]
         for c in better + worse:
             lines.append(f"- {c['change']}: `{c['id']}` ({c['split']}) {c['question']}: {c['before']} → {c['after']}")
         lines.append("")
