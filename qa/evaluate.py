@@ -534,7 +534,9 @@ def run_eval_command(args) -> int:
     questions = load_gold(gold_path)
     texts = {s.id: s.text for s in load_corpus(args.corpus)}
     broken = broken_rows(questions, texts)
-    warnings = gold_warnings(questions, texts)
+    from .beir import corpus_passages
+
+    warnings = gold_warnings(questions, texts, corpus_passages(args.corpus)[1])
     for msgs in broken.values():
         for m in msgs:
             print(f"ipt-qa: gold row {m}", file=sys.stderr)

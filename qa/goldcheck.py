@@ -31,11 +31,20 @@ def broken_rows(questions: list[GoldQuestion], texts: dict[str, str]) -> dict[st
     return out
 
 
-def gold_warnings(questions: list[GoldQuestion], texts: dict[str, str]) -> list[str]:
+def gold_warnings(questions: list[GoldQuestion], texts: dict[str, str], passages=None) -> list[str]:
     """Weak rows, one line each naming the question: a question that copies 8+ consecutive words of its
-    own quote, a quote under 4 words, a quote found more than once in its source, duplicate questions."""
+    own quote, a quote under 4 words, a quote found more than once in its source, duplicate questions;
+    with `passages` (the segmentation), also an answerable question whose quotes no passage holds (the
+    text was dropped as page chrome), which no retriever can ever answer."""
+    from .evaluate import is_relevant, relevant_spans
+
     out = []
     for q in questions:
+        if passages is not None and q.answerable and all(a.source_id in texts for a in q.answers):
+            spans = relevant_spans(q, texts)
+            if not any(is_relevant(p.source_id, p.start, p.end, spans) for p in passages):
+                out.append(f"{q.id}: no passage holds any of its quotes (dropped from the passages as page "
+                           f"chrome?), so it can never be answered: {q.answers[0].quote[:80]!r}")
         qwords = _words(q.question)
         qgrams = {tuple(qwords[i:i + COPIED_WORDS]) for i in range(len(qwords) - COPIED_WORDS + 1)}
         for a in q.answers:
