@@ -530,6 +530,9 @@ def run_eval_command(args) -> int:
     Exit 1 when gold rows had to be left out (they are named), 2 for bad usage."""
     from .goldcheck import broken_rows, gold_warnings
 
+    if args.run and (args.baseline or args.save_run or args.export_beir):
+        raise GoldError("--run scores a file of another system; it does not combine with --baseline, "
+                        "--save-run or --export-beir")
     gold_path = Path(args.gold or DEFAULT_GOLD)
     questions = load_gold(gold_path)
     texts = {s.id: s.text for s in load_corpus(args.corpus)}

@@ -110,7 +110,8 @@ def test_bad_run_lines_are_named_by_line_number(tiny_corpus, tmp_path, line, mes
 def test_cli_run_errors_are_one_line(tmp_path, capsys):
     bad = write_lines(tmp_path / "run.jsonl", [json.dumps({"id": "not-a-gold-id", "passages": []})])
     for argv, what in ((["--run", str(bad)], "not-a-gold-id"), (["--run", str(tmp_path / "absent.jsonl")], "no run file"),
-                       (["--baseline", str(tmp_path / "nothing")], "no saved run")):
+                       (["--baseline", str(tmp_path / "nothing")], "no saved run"),
+                       (["--run", str(bad), "--save-run", str(tmp_path / "s")], "does not combine")):
         code = main(["eval", *argv, "--report", "-", "--index", str(tmp_path / "index")])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len([x for x in err if "note:" not in x]) == 1 and what in err[-1]
