@@ -4,14 +4,16 @@ Run it with `python app.py [--host 127.0.0.1] [--port 7860]` or `ipt-qa serve`.
 
 API (also listed under "Use via API" at the foot of the page), for `gradio_client.Client(url)`:
 
-    Client(url).predict(question, k, sources, api_name="/ask") -> str
+    Client(url, download_files=False).predict(question, k, sources, api_name="/ask") -> dict
         question: str        the question, as typed
         k: int = 5           how many passages at most (1-50, as `ipt-qa ask -k`)
         sources: list[str] | None = None
                              source ids to search (see corpus/sources.toml); None or [] searches all
-        returns the line `ipt-qa ask --json` prints for the question: `json.loads` it to get the record
-        (`Answer.to_dict()`). JSON text rather than a dict because gradio_client 2.x takes any returned
-        dict with a "path" key for a file and tries to download it, and every passage has a "path".
+        returns the record itself, the same object as one line of `ipt-qa ask --json` (shape:
+        docs/ask-record.schema.json; typed as qa.apitypes.AskRecord, which view_api() shows).
+        download_files=False matters: gradio_client 2.x (protocol sse_v3) takes every dict in a result
+        that has a string "path" for a file to download, and every passage has a "path" (its source
+        file), so a default Client fails with "403 Forbidden .../file=corpus/...".
         A problem the caller can fix (an unknown source id, k out of range) comes back as an error with a
         one-line message.
 
@@ -25,7 +27,6 @@ API (also listed under "Use via API" at the foot of the page), for `gradio_clien
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 from pathlib import Path
@@ -36,6 +37,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 
 from qa import page  # noqa: E402
+from qa.apitypes import AskRecord, as_record  # noqa: E402
 from qa.bodylimit import BodyLimit  # noqa: E402
 from qa.corpus import file_sha256, load_corpus  # noqa: E402
 from qa.errors import QAError  # noqa: E402
@@ -336,8 +338,8 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
     source_choices = [(info.title, sid) for sid, info in searcher.index.sources.items()]
     all_ids = [sid for _, sid in source_choices]
 
-    def ask(question: str, k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> str:
-        """The JSON line `ipt-qa ask --json` prints for `question` (sources: ids to search; None or [] = all)."""
+    def ask(question: str, k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> AskRecord:
+        """The record `ipt-qa ask --json` prints for `question` (sources: ids to search; None or [] = all)."""
         try:
             k = int(k)
         except (TypeError, ValueError):
@@ -345,12 +347,16 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         try:
             chosen = [sources] if isinstance(sources, str) else list(sources or [])
             answer = searcher.ask(question, k=k, sources=chosen or None)
-            return json.dumps(answer.to_dict(), ensure_ascii=False)
+            return as_record(answer)
         except QAError as e:
             raise gr.Error(str(e), print_exception=False) from None
         except Exception:
             log.exception("ask failed")
             raise gr.Error(GENERIC_ERROR, print_exception=False) from None
+
+    # Annotations are postponed in this module (__future__) and gradio reads the return type unevaluated:
+    # hand it the class itself, so that view_api() shows the record's fields rather than "Any".
+    ask.__annotations__["return"] = AskRecord
 
     def echo(text: str) -> str:
         """Returns its input unchanged: the cost of the protocol alone."""

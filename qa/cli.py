@@ -57,6 +57,18 @@ def parser() -> argparse.ArgumentParser:
                    help="which split to report (default: every split, side by side)")
     e.add_argument("--report", type=Path, default=None, help="where to write the Markdown report "
                                                               "(default: eval/report.md; '-' for none)")
+    e.add_argument("--check", action="store_true",
+                   help="only check the gold set against the corpus (errors: exit 1) and list weak rows")
+    e.add_argument("--save-run", type=Path, metavar="DIR",
+                   help="also write, per mode, the TREC run and JSON Lines records, and the qrels, to DIR")
+    e.add_argument("--baseline", type=Path, metavar="DIR",
+                   help="compare with a run saved by --save-run: differences, intervals, p-values, and the "
+                        "questions that got better or worse")
+    e.add_argument("--run", type=Path, metavar="FILE",
+                   help="score another system's JSON Lines output (shaped like `ipt-qa ask --json`, one "
+                        "record per gold question id) instead of this one; no model needed")
+    e.add_argument("--export-beir", type=Path, metavar="DIR",
+                   help="write corpus.jsonl, queries.jsonl and qrels/<split>.tsv in the BEIR layout to DIR")
     _paths(e)
 
     s = sub.add_parser("serve", help="launch the web page (same as python app.py)")

@@ -21,4 +21,7 @@ if [ ! -f tests/a11y/node_modules/axe-core/axe.min.js ]; then
 fi
 . scripts/setup.sh
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
+# The tests index the corpus in temporary folders; build (or update) index/ too, so that the first
+# run-app.sh afterwards starts at once instead of building it. A broken corpus is left for the tests to report.
+ipt-qa build >/dev/null || echo "run-tests: ipt-qa build failed; the tests will say why" >&2
 exec python -m pytest "$@"

@@ -26,16 +26,34 @@ def url(real_searcher):
 def client(url):
     from gradio_client import Client
 
-    return Client(url, analytics_enabled=False, verbose=False)
+    # download_files=False: gradio_client would take each passage (a dict with a "path") for a file.
+    return Client(url, analytics_enabled=False, verbose=False, download_files=False)
 
 
 def ask(client, question, k=5, sources=None) -> dict:
-    return json.loads(client.predict(question, k, sources, api_name="/ask"))
+    record = client.predict(question, k, sources, api_name="/ask")
+    assert isinstance(record, dict)  # the record itself, no JSON text to decode
+    return record
 
 
 def test_endpoints_are_named(client):
     named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/ask", "/echo", "/show"} <= set(named)
+
+
+def test_ask_has_a_typed_signature(client):
+    (ret,) = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/ask"]["returns"]
+    shown = ret["python_type"]["type"]
+    assert shown.startswith("dict(question: str, abstained: bool") and "passages: list[dict(rank: int" in shown
+    props = ret["type"]["properties"]
+    assert set(props) == RECORD_KEYS and props["passages"]["items"]["properties"]["highlight"]["type"] == "object"
+
+
+def test_api_records_follow_the_shared_schema(client):
+    from schema_support import record_errors
+
+    for q in ("Who created IPT?", "What is the capital of France?", "I think about suicide. Can IPT help?"):
+        assert record_errors(ask(client, q)) == []
 
 
 def test_who_created_ipt_quotes_the_exact_source_text(client, real_searcher):
@@ -118,7 +136,7 @@ def test_several_learners_at_once(url):
     # One Client per learner, as in a real class: a Client shared by threads cancels about 1% of jobs on its
     # own side (RELIABILITY.md, finding 3), which would make this test flaky without saying anything of the app.
     def learner(mine: list[str]) -> list[dict]:
-        client = Client(url, analytics_enabled=False, verbose=False)
+        client = Client(url, analytics_enabled=False, verbose=False, download_files=False)
         return [ask(client, q) for q in mine]
 
     with ThreadPoolExecutor(4) as pool:

@@ -178,15 +178,16 @@ def test_validate_gold_names_every_bad_question():
     assert [p.split(":")[0] for p in problems] == ["q-moved", "q-gone", "q-half"]
 
 
-def test_eval_command_with_a_bad_gold_set_exits_non_zero_naming_the_question(corpus_copy, tmp_path, capsys):
+def test_eval_check_with_a_bad_gold_set_exits_non_zero_naming_the_question(corpus_copy, tmp_path, capsys):
+    # (`ipt-qa eval` without --check scores the other rows: tests/test_goldcheck.py.)
     bad = {**GOOD, "id": "q-broken", "answers": [{"source_id": "focus-of-ipt", "quote": "Not in the text at all"}]}
     gold = write_gold(tmp_path / "g.jsonl", [{**GOOD, "id": "q-fine"}, bad])
-    code = main(["eval", "--gold", str(gold), "--corpus", str(corpus_copy), "--index", str(tmp_path / "index"),
-                 "--report", "-"])
+    code = main(["eval", "--check", "--gold", str(gold), "--corpus", str(corpus_copy), "--index",
+                 str(tmp_path / "index"), "--report", "-"])
     err = capsys.readouterr().err
     assert code != 0
     assert "q-broken" in err and "q-fine" not in err
-    assert not (tmp_path / "index").exists()  # refused before loading a model or building anything
+    assert not (tmp_path / "index").exists()  # validation only: no model loaded, nothing built
 
 
 def test_eval_command_with_a_malformed_gold_file_says_which_line(tmp_path, capsys):

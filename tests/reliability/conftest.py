@@ -29,4 +29,4 @@ def real_app_url(real_searcher):
 def real_app_client(real_app_url):
     from gradio_client import Client
 
-    return Client(real_app_url, analytics_enabled=False, verbose=False)
+    return Client(real_app_url, analytics_enabled=False, verbose=False, download_files=False)

@@ -58,7 +58,7 @@ def main() -> int:
         out["page_status"] = http_get(f"{base}/")[0]
         event, data = gradio_call(base, "ask", [GOOD_QUESTION, 5, None])
         out["app_event"] = event
-        out["app"] = json.loads(data[0]) if event == "complete" else data
+        out["app"] = data[0] if event == "complete" else data
     print(json.dumps(out))
     return 0
 

@@ -41,7 +41,7 @@ def _client(url: str):
     from gradio_client import Client
 
     assert url.startswith("http://127.0.0.1:"), url
-    return Client(url, analytics_enabled=False, verbose=False, ssl_verify=False)
+    return Client(url, analytics_enabled=False, verbose=False, ssl_verify=False, download_files=False)
 
 
 def _question_mix(n: int, seed: int = 7) -> list[str]:
@@ -95,7 +95,7 @@ def test_32_clients_2000_mixed_questions(real_searcher, real_index_dir, tmp_path
 
         def ask(client, q: str) -> tuple[str, str]:
             try:
-                rec = json.loads(client.submit(q, 5, None, api_name="/ask").result(timeout=REQUEST_TIMEOUT))
+                rec = client.submit(q, 5, None, api_name="/ask").result(timeout=REQUEST_TIMEOUT)
                 got = (rec["question"], rec["abstained"], spans(rec))
                 return ("ok", "") if got == expected[q] else ("wrong", f"{q[:60]!r}: {got} != {expected[q]}")
             except QueueError as e:

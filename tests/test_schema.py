@@ -1,0 +1,72 @@
+"""One schema for the answer record (docs/ask-record.schema.json), checked against real output of the CLI
+(real model, real index) and against the records `ipt-qa eval --save-run` writes and `--run` reads. The web
+API's records are checked in tests/test_app_api.py."""
+
+from __future__ import annotations
+
+import json
+import typing
+
+import pytest
+
+from qa.apitypes import AlsoInRecord, AskRecord, PassageRecord
+from qa.cli import main
+from schema_support import SCHEMA_PATH, record_errors, run_record_errors
+
+
+def test_the_typed_signature_names_the_schema_fields():
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert set(typing.get_type_hints(AskRecord)) == set(schema["properties"]) == set(schema["required"])
+    passage = set(schema["$defs"]["passage"]["required"]) | set(schema["$defs"]["citation"]["required"])
+    assert set(typing.get_type_hints(PassageRecord)) == passage
+    also = set(schema["$defs"]["also_in"]["required"]) | set(schema["$defs"]["citation"]["required"])
+    assert set(typing.get_type_hints(AlsoInRecord)) == also
+
+
+def test_schema_rejects_what_the_contract_does_not_allow():
+    good = {"question": "q", "abstained": True, "reason": "nothing close", "passages": [], "warnings": [],
+            "notice": None, "mode": "hybrid"}
+    assert record_errors(good) == []
+    assert record_errors({**good, "mode": "fuzzy"})
+    assert record_errors({**good, "extra": 1})
+    assert record_errors({k: v for k, v in good.items() if k != "reason"})
+    assert record_errors({**good, "passages": [{"rank": 1, "text": "t"}]})
+
+
+@pytest.mark.model
+def test_cli_records_follow_the_schema(real_index_dir, real_embedder, monkeypatch, capsys):
+    monkeypatch.setattr("qa.service.load_embedder", lambda: real_embedder)  # the real model, loaded once
+    questions = ["Who created interpersonal psychotherapy?", "What is the capital of France?",
+                 "I have thought about suicide. Can IPT help?", "role disputes"]
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("\n".join(questions) + "\n"))
+    assert main(["ask", "--json", "-k", "5", "--index", str(real_index_dir)]) == 0
+    records = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert len(records) == 4
+    for r in records:
+        assert record_errors(r) == [], r["question"]
+    assert any(r["abstained"] for r in records) and any(r["notice"] for r in records)
+
+
+def test_saved_run_records_are_records_and_run_lines(tiny_searcher, tiny_corpus, tmp_path):
+    from qa.corpus import load_corpus
+    from qa.evaluate import evaluate
+    from qa.runs import save_run
+    from test_runs import TINY_GOLD
+
+    texts = {s.id: s.text for s in load_corpus(tiny_corpus)}
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("", encoding="utf-8")
+    results = evaluate(tiny_searcher, TINY_GOLD, texts, modes=("hybrid",))
+    save_run(tmp_path / "saved", results, TINY_GOLD, tiny_searcher, gold)
+    lines = [json.loads(x) for x in (tmp_path / "saved" / "records.hybrid.jsonl").read_text().splitlines()]
+    assert lines
+    for line in lines:
+        assert run_record_errors(line) == []
+        assert record_errors({k: v for k, v in line.items() if k != "id"}) == []
+
+
+def test_run_lines_another_system_may_write():
+    assert run_record_errors({"id": "q1", "passages": [{"text": "a passage"}]}) == []
+    assert run_record_errors({"question": "who", "passages": [{"file": "a.txt", "start": 0, "end": 4}]}) == []
+    assert run_record_errors({"passages": []})  # neither id nor question
+    assert run_record_errors({"id": "q1", "passages": [{"start": 0, "end": 4}]})  # located by nothing
