@@ -10,6 +10,15 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "run-tests: /usr/bin/chromium missing; install it with: sudo apt-get install -y chromium" >&2
   fi
 fi
+# nginx for tests/deploy (replicas behind a load balancer); without it those tests are skipped.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null; }
+  else
+    echo "run-tests: nginx missing (tests/deploy will be skipped); install it with: sudo apt-get install -y nginx" >&2
+  fi
+fi
 . scripts/setup.sh
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
 exec python -m pytest "$@"
