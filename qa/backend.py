@@ -55,13 +55,13 @@ class SearchBackend(Protocol):
         """Cheap enough to call on every request (well under a millisecond)."""
 
 
-def _stat_key(path: Path) -> tuple:
+def _stat_key(path: str) -> tuple | None:
     """What changes when a file is written, replaced or removed, without reading it."""
     try:
         st = os.stat(path)
     except OSError:
-        return (str(path), None)
-    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class LocalBackend:
@@ -83,6 +83,9 @@ class LocalBackend:
         self._index_key: tuple | None = None
         self._index_problem: str | None = None
         self.rechecks = 0  # how many times files were actually re-read (for tests of the cache)
+        # The loaded build's manifest never changes, so neither do the paths to watch.
+        self._corpus_paths = [str(p) for p in self._corpus_files()]
+        self._index_paths = [str(p) for p in self._index_files()]
 
     # -- answering: delegated ----------------------------------------------------------------------------
 
@@ -155,8 +158,8 @@ class LocalBackend:
         return None
 
     def readiness(self) -> Readiness:
-        corpus_key = tuple(_stat_key(p) for p in self._corpus_files())
-        index_key = tuple(_stat_key(p) for p in self._index_files())
+        corpus_key = tuple(map(_stat_key, self._corpus_paths))
+        index_key = tuple(map(_stat_key, self._index_paths))
         if corpus_key != self._corpus_key or index_key != self._index_key:
             with self._lock:  # one thread re-reads; the others wait for its verdict rather than repeat it
                 if corpus_key != self._corpus_key:
