@@ -295,6 +295,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         ask_btn.click(show, inputs, [results, source], api_visibility="private")
         for area in (examples, results):
             area.example(show_example, [k, sources], [question, results, source], api_visibility="private")
+        gr.HTML(page.privacy_html(), js_on_load=None, elem_id="privacy")  # footer: questions are not stored
         results.cite(open_source, None, source, api_visibility="private")
         gr.api(ask, api_name="ask")
         gr.api(echo, api_name="echo")

@@ -34,6 +34,11 @@ COVERAGE = (
     "process, and how it compares with other treatments."
 )
 
+# Questions about one's mental health are sensitive; the page says what happens to them. True because the
+# page keeps no run history, nginx's log format (deploy/nginx.conf) and the app's logs leave them out, and
+# tests/deploy/test_replicas.py checks every log for a question's text.
+PRIVACY_NOTE = "Questions are not stored: what you type is used to find passages, and is neither saved nor logged."
+
 SOURCE_PLACEHOLDER = "Choose “Show in source” under a passage to read it here, highlighted in its full source."
 
 
@@ -72,6 +77,11 @@ def message_html(text: str, kind: str = "info") -> str:
 def disclaimer_html() -> str:
     """The note that is always on the page: excerpts for learning, not medical advice."""
     return f'<div class="ipt-disclaimer"><p><strong>About this page.</strong> {esc(DISCLAIMER)}</p></div>'
+
+
+def privacy_html() -> str:
+    """The footer line saying that questions are not stored."""
+    return f'<p class="ipt-privacy">{esc(PRIVACY_NOTE)}</p>'
 
 
 def notice_html(notice: str) -> str:

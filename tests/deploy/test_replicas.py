@@ -175,6 +175,9 @@ def test_page_health_and_readiness_through_the_deployment(deployment):
 
     page = httpx.get(deployment["url"] + "/", trust_env=False, timeout=30)
     assert page.status_code == 200 and "IPT passage assistant" in page.text
+    from qa.page import PRIVACY_NOTE
+
+    assert PRIVACY_NOTE in page.text  # the footer says questions are not stored
     builds = set()
     for port in deployment["ports"]:
         status, health, _ = _http("GET", f"http://127.0.0.1:{port}/healthz")
