@@ -285,6 +285,9 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
         f.result(timeout=120)
     pool.shutdown()
 
+    in_flight_errors = [r["error"] for rs in results.values() for r in rs if not r["ok"]]
+    print(f"\nkill: {len(in_flight_errors)} failed in flight: {in_flight_errors[:3]}; JSON route failures "
+          f"{sum(a['status'] != 200 for a in api)} of {len(api)}")
     after = [r for rs in results.values() for r in rs if r["t0"] > t_kill]
     assert len(after) >= 20, "the kill came too late to test anything"
     assert all(r["ok"] for r in after), [r["error"] for r in after if not r["ok"]]
