@@ -190,6 +190,21 @@ def test_page_health_and_readiness_through_the_deployment(deployment):
     assert builds == {Path(os.readlink(deployment["index"] / "current")).name}
 
 
+def test_proxy_refuses_big_bodies_itself_and_passes_field_errors_through(deployment):
+    import httpx
+
+    url = deployment["url"]
+    r = httpx.post(f"{url}/api/v1/ask", content=b"x" * (4 * 1024 * 1024 + 1), trust_env=False, timeout=30)
+    assert r.status_code == 413 and r.json()["error"].startswith("request body larger than 4,194,304")
+    status, body, _ = _http("POST", f"{url}/api/v1/ask", {"question": "Who created IPT?", "k": "five"})
+    assert status == 422 and body["field"] == "k"
+    entries = _access_log(deployment["run_dir"])
+    big = [e for e in entries if e["status"] == "413"]
+    assert big and all(e["upstream"] == "-" for e in big)  # never reached a replica
+    bad = [e for e in entries if e["status"] == "422"]
+    assert bad and all("," not in e["upstream"] for e in bad)  # a 422 is the caller's fault: not retried
+
+
 def test_eighty_questions_spread_over_both_replicas_every_passage_exact(deployment):
     url = deployment["url"]
     addresses = [f"127.0.0.{n}" for n in range(2, 10)]
