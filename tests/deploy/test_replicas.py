@@ -293,6 +293,7 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
         time.sleep(0.05)
     t_kill = time.time()
     os.kill(deployment["state"]["replicas"][str(victim)], signal.SIGKILL)
+    deployment["killed"] = victim  # for the tests after this one, whatever this one finds
     results = learners.wait()
     time.sleep(2)
     stop.set()
@@ -311,7 +312,11 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
         for r in rs:
             if not r["ok"]:
                 assert r["t0"] <= t_kill < r["t1"] and joins[addr] == f"127.0.0.1:{victim}", (addr, r)
-                assert "\n" not in r["error"].strip() and len(r["error"]) < 500, r["error"]
+                # The client library's own message (httpx adds a second line with a link to MDN).
+                first = r["error"].strip().splitlines()[0]
+                assert "Traceback" not in r["error"] and len(first) < 300, r["error"]
+                # Seen: "CancelledError" (gradio_client, the event stream was cut) and nginx's JSON 502 for a join.
+                assert re.match(r"[A-Za-z_.]+Error: ", first), first
     assert all(r["ok"] for rs in results.values() for r in rs if r["t1"] < t_kill)
     api_after = [a for a in api if a["t0"] > t_kill]
     assert api_after and all(a["status"] == 200 for a in api_after), [a for a in api_after if a["status"] != 200][:3]
@@ -326,7 +331,6 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
     while f"127.0.0.1:{victim} out of nginx" not in deployment["supervisor_log"].read_text():
         assert time.monotonic() < deadline, deployment["supervisor_log"].read_text()
         time.sleep(0.2)
-    deployment["killed"] = victim
 
 
 def _load_replicas_module():
