@@ -38,6 +38,7 @@ import gradio as gr  # noqa: E402
 
 from qa import page  # noqa: E402
 from qa.apitypes import AskRecord, as_record  # noqa: E402
+from qa import routes as api_routes  # noqa: E402
 from qa.bodylimit import BodyLimit  # noqa: E402
 from qa.corpus import file_sha256, load_corpus  # noqa: E402
 from qa.errors import QAError  # noqa: E402
@@ -434,11 +435,15 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         for area in (examples, results):
             area.example(show_example, [k, sources], [question, results, source],
                          api_visibility="private").then(**after_answer)
+        gr.HTML(page.privacy_html(), js_on_load=None, elem_id="privacy")  # footer: questions are not stored
         results.cite(open_source, None, source, api_visibility="private").then(
             fn=None, js=AFTER_CITE_JS, api_visibility="private")
         gr.api(ask, api_name="ask")
         gr.api(echo, api_name="echo")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    # /healthz, /readyz and /api/v1/ask (qa/routes.py), served beside the page by `launch`.
+    api_routes.attach(demo, searcher, corpus_dir or DEFAULT_CORPUS, concurrency=CONCURRENCY,
+                      queue_size=QUEUE_SIZE)
     return demo
 
 
@@ -451,7 +456,8 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
 
     return demo.launch(server_name=host, server_port=port, share=False, enable_monitoring=False,
                        max_file_size="1mb", show_error=False, run_history=False, footer_links=["api", "settings"],
-                       theme=THEME, css=CSS, app_kwargs={"middleware": [Middleware(BodyLimit)]}, **kw)
+                       theme=THEME, css=CSS,
+                       app_kwargs={"middleware": [*api_routes.middleware(demo), Middleware(BodyLimit)]}, **kw)
 
 
 def main(host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None) -> None:

@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         ("4", lambda: section("build")(report, repeats=args.build_repeats)),
         ("5", lambda: section("scale")(report, searcher, scale=args.scale, embed_max=args.scale_embed,
                                                  build_sample=args.build_sample, use_cache=not args.no_cache)),
+        ("7", lambda: section("replicas")(report, searcher, n_clients=args.clients)),  # python -m bench --only 7
     ]
     extra, failed = {}, []
     for name, fn in sections:

@@ -35,6 +35,11 @@ COVERAGE = (
     "process, and how it compares with other treatments."
 )
 
+# Questions about one's mental health are sensitive; the page says what happens to them. True because the
+# page keeps no run history, nginx's log format (deploy/nginx.conf) and the app's logs leave them out, and
+# tests/deploy/test_replicas.py checks every log for a question's text.
+PRIVACY_NOTE = "Questions are not stored: what you type is used to find passages, and is neither saved nor logged."
+
 SOURCE_PLACEHOLDER = "Choose “Show in source” under a passage to read it here, highlighted in its full source."
 
 # The refusal's "Why?", for a learner. The library's reason (similarity figures, thresholds) stays behind a
@@ -109,6 +114,11 @@ def phone_links_html(text: str) -> str:
         pos = m.end()
     out.append(esc(text[pos:]))
     return "".join(out)
+
+
+def privacy_html() -> str:
+    """The footer line saying that questions are not stored."""
+    return f'<p class="ipt-privacy">{esc(PRIVACY_NOTE)}</p>'
 
 
 def notice_html(notice: str) -> str:

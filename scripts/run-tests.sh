@@ -19,6 +19,15 @@ if [ ! -f tests/a11y/node_modules/axe-core/axe.min.js ]; then
   fi
   npm ci --prefix tests/a11y --no-audit --no-fund >/dev/null
 fi
+# nginx for tests/deploy (replicas behind a load balancer); without it those tests are skipped.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null; }
+  else
+    echo "run-tests: nginx missing (tests/deploy will be skipped); install it with: sudo apt-get install -y nginx" >&2
+  fi
+fi
 . scripts/setup.sh
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
 # The tests index the corpus in temporary folders; build (or update) index/ too, so that the first

@@ -1,0 +1,162 @@
+"""7. Replicas behind nginx: /ask and /api/v1/ask throughput at 32 clients through nginx with 1 and with 2
+replicas, against the same clients talking straight to one replica, in the same run; p95 latency; what the
+health checks cost.
+
+Two `ipt-qa serve` processes (the real page, the project's index, each with its own model) and two nginx
+instances from deploy/nginx.conf, started by deploy/replicas.py's own code: one nginx in front of replica 1,
+one in front of replicas 1 and 2. Each load run is a child process (bench/replicas_load.py) whose 32
+threads bind 32 loopback addresses, so that the page's per-address affinity spreads them. Rounds rotate the
+order of the three set-ups, so that drift in the machine's load does not favour one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from .common import ROOT, Figure, Report, free_port, mib, percentile, proc_status, quiet_env
+
+SECTION = "7"
+
+
+def _replicas_module():
+    spec = importlib.util.spec_from_file_location("deploy_replicas", ROOT / "deploy" / "replicas.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _load(url: str, n_clients: int, per_client: int, mode: str, tag: str) -> dict:
+    cmd = [sys.executable, "-m", "bench.replicas_load", url, str(n_clients), str(per_client), mode, tag]
+    out = subprocess.run(cmd, cwd=ROOT, env=quiet_env(), capture_output=True, text=True, timeout=900)
+    if out.returncode:
+        raise RuntimeError(f"bench.replicas_load failed: {out.stderr[-800:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _split(run_dir: Path, uri: str) -> dict[str, int]:
+    """Requests per replica for `uri`, from that nginx's (private-format) access log."""
+    seen: Counter = Counter()
+    for line in (run_dir / "logs" / "access.log").read_text(encoding="utf-8").splitlines():
+        m = re.search(r'"POST (\S+)" \d+ \d+ \S+ upstream=(\S+)', line)
+        if m and m.group(1) == uri:
+            seen[m.group(2).rpartition(":")[2]] += 1
+    return dict(seen)
+
+
+def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, rounds: int = 2) -> dict:
+    import shutil
+
+    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+        report.note(SECTION, "skipped: nginx is not installed (apt-get install -y nginx)")
+        return {}
+    from qa.service import DEFAULT_CORPUS, DEFAULT_INDEX
+
+    replicas = _replicas_module()
+    work = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
+    p1, p2 = free_port(), free_port()
+
+    def supervisor(name: str, ports: list[int]):
+        args = argparse.Namespace(n=len(ports), port=free_port(), first_port=ports[0], run_dir=str(work / name),
+                                  index=Path(DEFAULT_INDEX).resolve(), corpus=Path(DEFAULT_CORPUS).resolve(),
+                                  interval=1.0)
+        sup = replicas.Supervisor(args)
+        sup.ports = list(ports)
+        (sup.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        return sup
+
+    one, two = supervisor("one", [p1]), supervisor("two", [p1, p2])
+    try:
+        t0 = time.perf_counter()
+        one.start_replica(p1)
+        two.start_replica(p2)  # `two` fronts replica 1 as well, which `one` owns
+        one.wait_ready(p1)
+        two.wait_ready(p2)
+        one.start_nginx()
+        two.start_nginx()
+        report.note(SECTION, f"2 replicas (ports {p1}, {p2}) and 2 nginx ready in {time.perf_counter() - t0:.1f} s")
+        setups = [("direct to one replica", f"http://127.0.0.1:{p1}"),
+                  ("nginx + 1 replica", f"http://127.0.0.1:{one.args.port}"),
+                  ("nginx + 2 replicas", f"http://127.0.0.1:{two.args.port}")]
+        out: dict = {}
+        for mode, label in (("gradio", "/ask (Gradio HTTP API)"), ("json", "/api/v1/ask")):
+            rps = {name: [] for name, _ in setups}
+            lat = {name: [] for name, _ in setups}
+            errors = []
+            for r in range(rounds):
+                order = setups[r % 3:] + setups[:r % 3]
+                for name, url in order:
+                    res = _load(url, n_clients, per_client, mode, f"{mode}{r}{name[:6]}")
+                    rps[name].append(res["rps"])
+                    lat[name] += res["latencies_ms"]
+                    errors += res["errors"]
+            base = "direct to one replica"
+            for name in ("nginx + 1 replica", "nginx + 2 replicas"):
+                report.add(Figure(SECTION, f"{label} throughput, {n_clients} clients, {name}", "req/s", rps[name],
+                                  f"{n_clients} clients {base}", rps[base], note=f"{rounds} rounds"))
+            for name in ("nginx + 1 replica", "nginx + 2 replicas"):
+                report.add(Figure(SECTION, f"{label} latency, {n_clients} clients, {name}", "ms", lat[name],
+                                  f"{n_clients} clients {base}", lat[base]))
+            uri = "/api/v1/ask" if mode == "json" else "/gradio_api/call/ask"
+            split = _split(two.run_dir, uri)
+            sent = rounds * 3 * n_clients * per_client
+            report.note(SECTION, f"{label}: errors {len(errors)} of {sent}" + (f" (first: {errors[0]})" if errors
+                        else "") + f"; nginx + 2 replicas sent {uri} to ports {split}; p95 "
+                        + ", ".join(f"{n} {percentile(v, 95):.0f} ms" for n, v in lat.items()))
+            out[mode] = {"rps": rps, "p95": {n: percentile(v, 95) for n, v in lat.items()}, "errors": errors,
+                         "split": split}
+
+        rss = {p: mib(proc_status(sup.procs[p].pid).get("VmRSS", 0)) for sup, p in ((one, p1), (two, p2))}
+        report.note(SECTION, "replica memory after the runs (VmRSS): "
+                    + ", ".join(f"port {p} {v:.0f} MiB" for p, v in rss.items()))
+        out["rss_mib"] = rss
+        _health_cost(report, searcher, p1)
+        return out
+    finally:
+        one.stop_all()
+        two.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _health_cost(report: Report, searcher, port: int) -> None:
+    """What a readiness check costs: in process (stat cache) against a full re-check that hashes every
+    file, and over HTTP against /healthz, which checks nothing."""
+    import httpx
+
+    from qa.backend import LocalBackend
+    from qa.service import DEFAULT_CORPUS
+
+    backend = LocalBackend(searcher, DEFAULT_CORPUS)
+    backend.readiness()
+    cached, full = [], []
+    for _ in range(50):
+        t = time.perf_counter()
+        for _ in range(100):
+            backend.readiness()
+        cached.append((time.perf_counter() - t) / 100 * 1e6)
+        t = time.perf_counter()
+        backend._check_index()
+        backend._check_corpus()
+        full.append((time.perf_counter() - t) * 1e6)
+    report.add(Figure(SECTION, "readiness() in process (stat cache)", "us", cached,
+                      "full re-check (hash every index and source file)", full))
+    h = httpx.Client(trust_env=False, timeout=10)
+    ready, health = [], []
+    for i in range(200):
+        for path, sink in ((("/readyz", ready), ("/healthz", health)) if i % 2 else
+                           (("/healthz", health), ("/readyz", ready))):
+            t = time.perf_counter()
+            r = h.get(f"http://127.0.0.1:{port}{path}")
+            sink.append((time.perf_counter() - t) * 1e3)
+            if r.status_code != 200:
+                raise RuntimeError(f"{path} answered {r.status_code}: {r.text[:200]}")
+    h.close()
+    report.add(Figure(SECTION, "GET /readyz round trip, direct to a replica", "ms", ready, "GET /healthz", health))

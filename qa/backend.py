@@ -1,0 +1,178 @@
+"""The boundary between the callers of the search (CLI, page, HTTP routes) and the engine behind it.
+
+`SearchBackend` is everything those callers need: answer questions as `Answer` records, name the sources,
+and say whether the backend is fit to answer right now. Today the only implementation is `LocalBackend`: the
+in-process FAISS + bm25s `Searcher` over an index directory, which every replica loads whole. Past the corpus
+size where that stops being the right tool (docs/scaling.md: memory per replica and build time grow with the
+corpus), the replacement is an existing engine running BM25 and kNN in one hybrid query (OpenSearch's
+`hybrid` query with a min-max normalisation + weighted arithmetic-mean search pipeline is this project's
+convex fusion), wrapped in a class with these same methods. Nothing above this boundary changes then; no
+home-made distributed layer goes below it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from .records import Answer
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a backend can answer now; `reason` is one line saying why not."""
+
+    ready: bool
+    reason: str | None = None
+    build: str | None = None  # the id of the index build being served
+    info: dict | None = None
+
+    def to_dict(self) -> dict:
+        out = {"status": "ready" if self.ready else "not ready", "build": self.build}
+        if self.reason:
+            out["reason"] = self.reason
+        return {**out, **(self.info or {})}
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    """What the CLI, the page and the HTTP routes ask of a search engine (see the module docstring)."""
+
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None) -> Answer:
+        """One question answered with cited passages; raises a QAError the caller can show in one line."""
+
+    def ask_many(self, questions: list[str], k: int = 5, mode: str = "hybrid",
+                 sources: list[str] | None = None) -> list[Answer]:
+        """Several questions at once (one model call), in order."""
+
+    def source_ids(self) -> list[str]:
+        """The ids of the sources that can be searched."""
+
+    def readiness(self) -> Readiness:
+        """Cheap enough to call on every request (well under a millisecond)."""
+
+
+def _stat_key(path: str) -> tuple | None:
+    """What changes when a file is written, replaced or removed, without reading it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class LocalBackend:
+    """The in-process `Searcher` (FAISS + bm25s over one index build) as a `SearchBackend`.
+
+    Readiness: the index was loaded and verified (hashes) at start, so what remains to check is that the
+    files behind it are still the ones verified, and that the corpus is still the one indexed (otherwise
+    citations would point at characters that have changed). Hashing per request would cost milliseconds
+    and grow with the corpus, so each check first compares the files' (mtime, size, inode) with the last
+    time, and only re-hashes when one of them moved; a request costs a few dozen stat calls.
+    """
+
+    def __init__(self, searcher, corpus_dir: str | os.PathLike):
+        self.searcher = searcher
+        self.corpus_dir = Path(corpus_dir).resolve()
+        self._lock = threading.Lock()
+        self._corpus_key: tuple | None = None
+        self._corpus_problem: str | None = None
+        self._index_key: tuple | None = None
+        self._index_problem: str | None = None
+        self.rechecks = 0  # how many times files were actually re-read (for tests of the cache)
+        # The loaded build's manifest never changes, so neither do the paths to watch.
+        self._corpus_paths = [str(p) for p in self._corpus_files()]
+        self._index_paths = [str(p) for p in self._index_files()]
+
+    # -- answering: delegated ----------------------------------------------------------------------------
+
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None) -> Answer:
+        return self.searcher.ask(question, k=k, mode=mode, sources=sources)
+
+    def ask_many(self, questions: list[str], k: int = 5, mode: str = "hybrid",
+                 sources: list[str] | None = None) -> list[Answer]:
+        return self.searcher.ask_many(questions, k=k, mode=mode, sources=sources)
+
+    def source_ids(self) -> list[str]:
+        return list(self.searcher.index.sources)
+
+    # -- readiness ---------------------------------------------------------------------------------------
+
+    @property
+    def build_id(self) -> str:
+        return self.searcher.index.directory.name
+
+    def _corpus_files(self) -> list[Path]:
+        from .corpus import MANIFEST_NAME
+
+        files = [self.corpus_dir, self.corpus_dir / MANIFEST_NAME]  # the folder: files added or renamed
+        files += [self.corpus_dir / s["file"] for s in self.searcher.index.manifest.get("sources", [])]
+        return files
+
+    def _index_files(self) -> list[Path]:
+        from .index import MANIFEST
+
+        d = self.searcher.index.directory
+        return [d / MANIFEST, *(d / name for name in self.searcher.index.manifest.get("files", {}))]
+
+    def _check_corpus(self) -> str | None:
+        from .index import stale_sources
+
+        stale = stale_sources(self.searcher.index.manifest, self.corpus_dir)
+        if stale:
+            return (f"the corpus changed since build {self.build_id} ({'; '.join(stale)}); run `ipt-qa build` "
+                    "and restart this replica")
+        return None
+
+    def _check_index(self) -> str | None:
+        import hashlib
+
+        from .index import MANIFEST
+
+        d = self.searcher.index.directory
+        if not d.is_dir():
+            return f"the index build {self.build_id} being served was removed from disk; restart this replica"
+        try:
+            manifest_bytes = (d / MANIFEST).read_bytes()
+        except OSError:
+            return f"{d / MANIFEST}: missing; run `ipt-qa build --full` and restart this replica"
+        import json
+
+        try:
+            same = json.loads(manifest_bytes.decode("utf-8")) == self.searcher.index.manifest
+        except ValueError:
+            same = False
+        if not same:
+            return f"{d / MANIFEST}: changed since it was loaded; run `ipt-qa build --full` and restart this replica"
+        for name, digest in self.searcher.index.manifest.get("files", {}).items():
+            try:
+                blob = (d / name).read_bytes()
+            except OSError:
+                return f"{d / name}: missing; run `ipt-qa build --full` and restart this replica"
+            if hashlib.sha256(blob).hexdigest() != digest:
+                return (f"{d / name}: damaged (SHA-256 differs from the manifest); run `ipt-qa build --full` "
+                        "and restart this replica")
+        return None
+
+    def readiness(self) -> Readiness:
+        corpus_key = tuple(map(_stat_key, self._corpus_paths))
+        index_key = tuple(map(_stat_key, self._index_paths))
+        if corpus_key != self._corpus_key or index_key != self._index_key:
+            with self._lock:  # one thread re-reads; the others wait for its verdict rather than repeat it
+                if corpus_key != self._corpus_key:
+                    self.rechecks += 1
+                    try:
+                        self._corpus_problem = self._check_corpus()
+                    except Exception as e:  # noqa: BLE001 - an unreadable corpus is a reason, not a crash
+                        self._corpus_problem = f"the corpus cannot be read ({e})"
+                    self._corpus_key = corpus_key
+                if index_key != self._index_key:
+                    self.rechecks += 1
+                    self._index_problem = self._check_index()
+                    self._index_key = index_key
+        problem = self._index_problem or self._corpus_problem
+        info = {"passages": len(self.searcher.index), "sources": len(self.searcher.index.sources)}
+        return Readiness(problem is None, problem, self.build_id, info)
