@@ -28,6 +28,7 @@ class PassageRecord(TypedDict):
     rank: int
     score: float
     similarity: float
+    label: str  # "strong" / "good" / "partial"
     source_id: str
     title: str
     path: str
