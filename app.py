@@ -191,6 +191,24 @@ def load_source_docs(searcher, corpus_dir: str | os.PathLike | None = None) -> d
     return docs
 
 
+class _LiveDocs:
+    """The source texts of the build the searcher answers from now: read again whenever a new build is
+    swapped in (qa.service.LiveSearcher), so the source view never highlights a superseded text."""
+
+    def __init__(self, searcher, corpus_dir):
+        self._searcher, self._corpus_dir = searcher, corpus_dir
+        self._index, self._docs = None, {}
+
+    def get(self, source_id: str):
+        try:
+            index = self._searcher.index
+            if index is not self._index:
+                self._docs, self._index = load_source_docs(self._searcher, self._corpus_dir), index
+        except QAError:  # the sources changed and no matching build is installed yet: show none
+            return None
+        return self._docs.get(source_id)
+
+
 def _indexed_corpus_dir(searcher) -> Path | None:
     """The folder holding the indexed source files (their paths are relative to where the index was built)."""
     for info in searcher.index.sources.values():
@@ -203,7 +221,7 @@ def _indexed_corpus_dir(searcher) -> Path | None:
 
 def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Blocks:
     """The page and its API endpoints for one searcher (not launched; see `launch`)."""
-    docs = load_source_docs(searcher, corpus_dir)
+    docs = _LiveDocs(searcher, corpus_dir)
     source_choices = [(info.title, sid) for sid, info in searcher.index.sources.items()]
     all_ids = [sid for _, sid in source_choices]
 
