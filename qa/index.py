@@ -328,8 +328,7 @@ def build_index(
             sentence_offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
 
             files: dict[str, bytes] = {}
-            files["passages.jsonl"] = "".join(
-                json.dumps(_passage_record(p), ensure_ascii=False) + "\n" for p in passages).encode("utf-8")
+            files["passages.jsonl"] = "".join(_jsonl_line(_passage_record(p)) for p in passages).encode("utf-8")
             files["vectors.npy"] = _npy_bytes(vectors)
             files["sentences.npy"] = _npy_bytes(sentence_vectors)
             files["sentence_offsets.npy"] = _npy_bytes(sentence_offsets)
@@ -446,6 +445,19 @@ def _verify(index_dir: Path, build_dir: Path, settings: Settings, n_passages: in
                            f"{n_passages}); not installed, the previous index is unchanged")
 
 
+# Characters that str.splitlines() (and some JSON Lines readers) take for line ends, which json.dumps with
+# ensure_ascii=False leaves raw inside strings: a source holding one gave a passages.jsonl that did not read back.
+_LINE_BREAKS_IN_STRINGS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def _jsonl_line(record: dict) -> str:
+    """One JSON Lines record whose only line break is the final "\\n" (JSON escapes are the same text)."""
+    line = json.dumps(record, ensure_ascii=False)
+    for raw, escaped in _LINE_BREAKS_IN_STRINGS.items():
+        line = line.replace(raw, escaped)
+    return line + "\n"
+
+
 def _passage_record(p: Passage) -> dict:
     return {"id": p.id, "source_id": p.source_id, "start": p.start, "end": p.end,
             "line_start": p.line_start, "line_end": p.line_end, "section": p.section,
@@ -554,7 +566,8 @@ def load_index(
                              f"({'; '.join(stale)}); {REBUILD_HINT}")
 
     try:
-        records = [json.loads(line) for line in data["passages.jsonl"].decode("utf-8").splitlines() if line]
+        # Split at "\n" only: a file written before escaping may hold U+2028 etc. inside its strings.
+        records = [json.loads(line) for line in data["passages.jsonl"].decode("utf-8").split("\n") if line]
         passages = [Passage(
             id=r["id"], source_id=r["source_id"], start=r["start"], end=r["end"], line_start=r["line_start"],
             line_end=r["line_end"], section=r["section"], text=r["text"], context=r["context"],
