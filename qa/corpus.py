@@ -71,6 +71,20 @@ def decode_source(path: Path, data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _source_path(corpus_dir: Path, entry: dict) -> Path:
+    """The file of a manifest entry, refused when it resolves outside the corpus folder (a symlink to
+    /etc/passwd was indexed and shown whole in the source view)."""
+    path = corpus_dir / entry["file"]
+    try:
+        real = path.resolve(strict=False)
+    except (OSError, RuntimeError):  # a symlink loop
+        raise CorpusError(f"{path}: a symbolic link that loops; replace it with the file itself") from None
+    if not real.is_relative_to(corpus_dir):
+        raise CorpusError(f"{path}: listed as {entry['id']!r} but it is a link to {real}, outside the corpus "
+                          f"folder {corpus_dir}; copy the file into the folder instead")
+    return path
+
+
 def _entry(raw: dict, n: int, manifest: Path) -> dict:
     where = f"{manifest}: [[source]] #{n}"
     if not isinstance(raw, dict):
@@ -163,7 +177,7 @@ def read_corpus(corpus_dir: str | os.PathLike) -> Corpus:
     fingerprint = {f"manifest:{MANIFEST_NAME}": manifest_sha256}
     by_text: dict[str, str] = {}
     for e in entries:
-        path = corpus_dir / e["file"]
+        path = _source_path(corpus_dir, e)
         if not path.is_file():
             raise CorpusError(f"{path}: listed in {MANIFEST_NAME} as {e['id']!r} but the file does not exist")
         data = path.read_bytes()
@@ -193,6 +207,6 @@ def corpus_fingerprint(corpus_dir: str | os.PathLike) -> dict[str, str]:
     entries, manifest_sha256 = _parse_manifest(corpus_dir)
     out = {f"manifest:{MANIFEST_NAME}": manifest_sha256}
     for e in entries:
-        path = corpus_dir / e["file"]
+        path = _source_path(corpus_dir, e)  # an index built before this check must not serve such a file
         out[e["id"]] = file_sha256(path) if path.is_file() else "missing"
     return out

@@ -82,3 +82,39 @@ def test_unicode_line_separators_index_and_read_back_exactly(tiny_corpus, tmp_pa
     assert answer["passages"]
     for hit in answer["passages"]:
         assert texts[hit["source_id"]][hit["start"]:hit["end"]] == hit["text"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# item 6: symlinks that leave the corpus folder
+
+
+def test_source_linked_outside_the_corpus_is_refused_naming_it(tiny_corpus, tmp_path, fake_embedder):
+    (tiny_corpus / "alpha.txt").unlink()
+    (tiny_corpus / "alpha.txt").symlink_to("/etc/passwd")
+    with pytest.raises(CorpusError) as refused:
+        build_index(tiny_corpus, tmp_path / "index", fake_embedder, SETTINGS)
+    assert "alpha.txt" in str(refused.value) and "/etc/passwd" in str(refused.value)
+    assert not (tmp_path / "index" / "current").exists()
+    line = _one_line_error(_cli_build(tiny_corpus, tmp_path / "index2"), "alpha.txt", "/etc/passwd",
+                           "outside the corpus folder")
+    assert "root:" not in line
+
+
+def test_link_inside_the_corpus_folder_is_fine(tiny_corpus, tmp_path, fake_embedder):
+    (tiny_corpus / "texts").mkdir()
+    os.replace(tiny_corpus / "alpha.txt", tiny_corpus / "texts" / "alpha.txt")
+    (tiny_corpus / "alpha.txt").symlink_to("texts/alpha.txt")
+    build_index(tiny_corpus, tmp_path / "index", fake_embedder, SETTINGS)
+    assert load_index(tmp_path / "index", tiny_corpus, settings=SETTINGS).sources["alpha"]
+
+
+def test_index_is_not_served_once_a_source_became_a_link_outside(tiny_corpus, tmp_path, fake_embedder):
+    """Same bytes, so the same SHA-256: only the path check tells that the file now lives elsewhere."""
+    index = tmp_path / "index"
+    build_index(tiny_corpus, index, fake_embedder, SETTINGS)
+    outside = tmp_path / "elsewhere.txt"
+    os.replace(tiny_corpus / "alpha.txt", outside)
+    (tiny_corpus / "alpha.txt").symlink_to(outside)
+    with pytest.raises(IndexProblem) as refused:
+        load_index(index, tiny_corpus, settings=SETTINGS)
+    assert "alpha.txt" in str(refused.value) and "outside the corpus folder" in str(refused.value)
