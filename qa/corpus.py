@@ -85,6 +85,16 @@ def _source_path(corpus_dir: Path, entry: dict) -> Path:
     return path
 
 
+def _check_size(path: Path) -> None:
+    """Refuse a source over the size limit before reading it (a 200 MB file used to build for ever, silently)."""
+    from .settings import MAX_SOURCE_BYTES
+
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        raise CorpusError(f"{path}: {size / 2**20:,.1f} MiB is over the limit of {MAX_SOURCE_BYTES / 2**20:g} MiB "
+                          "per source (MAX_SOURCE_BYTES in qa/settings.py); split it into several sources")
+
+
 def _entry(raw: dict, n: int, manifest: Path) -> dict:
     where = f"{manifest}: [[source]] #{n}"
     if not isinstance(raw, dict):
@@ -180,6 +190,7 @@ def read_corpus(corpus_dir: str | os.PathLike) -> Corpus:
         path = _source_path(corpus_dir, e)
         if not path.is_file():
             raise CorpusError(f"{path}: listed in {MANIFEST_NAME} as {e['id']!r} but the file does not exist")
+        _check_size(path)
         data = path.read_bytes()
         text = decode_source(path, data)
         # Compared after decoding, so one text saved twice with different line ends is still caught.

@@ -40,7 +40,7 @@ import numpy as np
 from .corpus import display_path, corpus_fingerprint, read_corpus, read_manifest
 from .embed import Embedder
 from .errors import CorpusError, IndexCorrupt, IndexMissing, IndexProblem, IndexStale
-from .passages import Passage, segment, sentence_contexts
+from .passages import ListLeadIns, Passage, segment, sentence_contexts
 from .settings import INDEX_FORMAT_VERSION, Settings
 from .text import analyze
 
@@ -50,6 +50,9 @@ MANIFEST = "manifest.json"
 # Files every build has (besides bm25/*); a manifest that does not list one of them is damaged.
 REQUIRED_FILES = ("passages.jsonl", "vectors.npy", "sentences.npy", "sentence_offsets.npy", "dense.faiss")
 EMBED_BATCH = 64
+# A source at least this long gets a line in the build's log (at a terminal every source gets a bar).
+LONG_SOURCE_CHARS = 1_000_000
+LONG_EMBEDDING = 20_000  # ... and so does an embedding step of at least this many texts (minutes of work)
 # Above this many passages an exact FAISS search gives way to HNSW (see bench/RESULTS.md for the measurement).
 HNSW_THRESHOLD = 50_000
 
@@ -245,17 +248,36 @@ def _reusable_vectors(previous: LoadedIndex | None, embedder: Embedder) -> dict[
     return cache
 
 
-def _progress(total: int, desc: str):
+def _progress(total: int, desc: str, unit: str = "text"):
     from tqdm import tqdm
 
     # A bar for people at a terminal; nothing in logs or pipes.
-    return tqdm(total=total, desc=desc, unit="text", disable=not sys.stderr.isatty(), leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "char", disable=not sys.stderr.isatty(),
+                leave=False)
+
+
+def _segment_with_progress(src, settings: Settings) -> list[Passage]:
+    """segment(), with a bar at a terminal and, in logs, one line for a source long enough to take a while."""
+    if len(src.text) >= LONG_SOURCE_CHARS and not sys.stderr.isatty():
+        print(f"segmenting {src.path.name} ({len(src.text) / 1e6:.1f} million characters) ...", file=sys.stderr,
+              flush=True)
+    with _progress(len(src.text), f"segmenting {src.path.name}", unit="char") as bar:
+        done = 0
+
+        def advance(offset: int) -> None:
+            nonlocal done
+            bar.update(offset - done)
+            done = offset
+
+        return segment(src, settings, progress=advance)
 
 
 def _embed_missing(embedder: Embedder, texts: list[str], keys: list[str], cache: dict) -> dict[str, np.ndarray]:
     """Embed each distinct text whose key is not in `cache`; returns key -> vector for those only."""
     todo = list({k: i for i, k in enumerate(keys) if k not in cache}.values())
     fresh: dict[str, np.ndarray] = {}
+    if len(todo) >= LONG_EMBEDDING and not sys.stderr.isatty():
+        print(f"embedding {len(todo):,} texts ...", file=sys.stderr, flush=True)
     if todo:
         with _progress(len(todo), "embedding") as bar:
             for i in range(0, len(todo), EMBED_BATCH):
@@ -302,7 +324,7 @@ def build_index(
     sources = corpus.sources
     passages: list[Passage] = []
     for src in sources:
-        cut = segment(src, settings)
+        cut = _segment_with_progress(src, settings)
         if not cut:
             raise CorpusError(f"{src.path}: no passage can be cut from it (is it all sign-up prompts or other "
                               "page chrome?); give it text or remove it and its manifest entry")
@@ -317,8 +339,9 @@ def build_index(
 
             # Everything to embed: each passage's context, then each sentence with its own context.
             texts = [p.context for p in passages]
+            lead_ins = {s.id: ListLeadIns(s.text) for s in sources}
             for p in passages:
-                texts += sentence_contexts(p, text_of[p.source_id])
+                texts += sentence_contexts(p, text_of[p.source_id], lead_ins[p.source_id])
             keys = [_vector_key(embedder.model_id, t) for t in texts]
             fresh = _embed_missing(embedder, texts, keys, cache)
             lookup = {**cache, **fresh}

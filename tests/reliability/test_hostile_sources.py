@@ -118,3 +118,92 @@ def test_index_is_not_served_once_a_source_became_a_link_outside(tiny_corpus, tm
     with pytest.raises(IndexProblem) as refused:
         load_index(index, tiny_corpus, settings=SETTINGS)
     assert "alpha.txt" in str(refused.value) and "outside the corpus folder" in str(refused.value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# item 7: build time linear in the size of a source, progress, and a size limit
+
+def _big_text(n_chars: int) -> str:
+    """Real prose (the project's sources, repeated) cut to `n_chars`."""
+    unit = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "corpus").glob("*.txt")))
+    return ("\n\n".join([unit] * (n_chars // len(unit) + 1)))[:n_chars]
+
+
+def _source(text: str, name: str = "big.txt"):
+    from qa.corpus import Source
+
+    return Source(id="big", title="Big", path=Path("/nonexistent") / name, text=text, sha256="0" * 64)
+
+
+def test_segmentation_time_grows_linearly_with_the_source(tmp_path):
+    """CPU seconds for 8 times the text, measured in the same run: linear is about 8x, the old per-passage
+    line counting gave about 40x (0.5 MB: 0.5 s, 4 MB: 20 s)."""
+    from qa.passages import segment
+
+    def cpu(n_chars: int) -> float:
+        src = _source(_big_text(n_chars))
+        t = time.process_time()
+        passages = segment(src)
+        spent = time.process_time() - t
+        assert passages[-1].line_end == src.text.count("\n", 0, passages[-1].end) + 1
+        return spent
+
+    small, big = min(cpu(1 << 19) for _ in range(2)), cpu(1 << 22)
+    assert big / small < 16, (small, big)
+
+
+class _CountingRegex:
+    """Stands in for a compiled pattern and counts the lines it is asked to match."""
+
+    def __init__(self, pattern, counter: list[int]):
+        self._pattern, self._counter = pattern, counter
+
+    def match(self, *args):
+        self._counter[0] += 1
+        return self._pattern.match(*args)
+
+
+def test_long_list_costs_linear_work_to_build(tmp_path, monkeypatch, fake_embedder):
+    """Each item of a list is embedded with the list's lead-in; finding it walked up past every item above
+    (a 450 KB list: 97 s). Counted, not timed: line matches for a list 4 times as long."""
+    import qa.passages
+
+    def matches(n_items: int) -> int:
+        corpus = tmp_path / f"c{n_items}"
+        corpus.mkdir()
+        (corpus / "list.txt").write_text("IPT helps with problems such as:\n"
+                                         + "".join(f"- problem number {i} of the list\n" for i in range(n_items)),
+                                         encoding="utf-8")
+        (corpus / "sources.toml").write_text('[[source]]\nid = "list"\ntitle = "A list"\nfile = "list.txt"\n',
+                                             encoding="utf-8")
+        counter = [0]
+        monkeypatch.setattr(qa.passages, "BULLET_RE", _CountingRegex(qa.passages.BULLET_RE, counter))
+        build_index(corpus, tmp_path / f"i{n_items}", fake_embedder, SETTINGS)
+        monkeypatch.undo()
+        assert len(load_index(tmp_path / f"i{n_items}", corpus, settings=SETTINGS).passages) > n_items // 30
+        return counter[0]
+
+    small, big = matches(500), matches(2000)
+    assert big < 5 * small, (small, big)  # linear: 4x; walking up past every item: 16x
+
+
+def test_oversized_source_is_refused_at_once_naming_the_limit(tiny_corpus, tmp_path):
+    from qa.settings import MAX_SOURCE_BYTES
+
+    with open(tiny_corpus / "alpha.txt", "r+b") as f:  # sparse: 200 MB that take no disk
+        f.truncate(200 * 2**20)
+    t = time.monotonic()
+    line = _one_line_error(_cli_build(tiny_corpus, tmp_path / "index"), "alpha.txt", "200.0 MiB",
+                           f"{MAX_SOURCE_BYTES // 2**20} MiB", "split it")
+    assert time.monotonic() - t < 60, line  # refused before reading: not a 200 MB read and segmentation
+
+
+def test_long_build_says_what_it_is_doing(tmp_path, fake_embedder, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "big.txt").write_text(_big_text(1_100_000), encoding="utf-8")
+    (corpus / "sources.toml").write_text('[[source]]\nid = "big"\ntitle = "Big"\nfile = "big.txt"\n',
+                                         encoding="utf-8")
+    build_index(corpus, tmp_path / "index", fake_embedder, SETTINGS)
+    err = capsys.readouterr().err
+    assert "segmenting big.txt (1.1 million characters) ..." in err, err
