@@ -36,7 +36,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 
 from qa import page  # noqa: E402
-from qa.bodylimit import BodyLimit  # noqa: E402
+from qa.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
 from qa.corpus import file_sha256, load_corpus  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.service import DEFAULT_CORPUS, DEFAULT_INDEX, PROJECT_DIR, open_searcher  # noqa: E402
@@ -315,20 +315,28 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         results.cite(open_source, None, source, api_visibility="private")
         gr.api(ask, api_name="ask")
         gr.api(echo, api_name="echo")
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    _bound_every_route(demo)
     return demo
 
 
+def _bound_every_route(demo: gr.Blocks) -> None:
+    """Every route to the search goes through the queue: at most CONCURRENCY at once, QUEUE_SIZE waiting, 503
+    past that. api_open=False closes the direct routes (/gradio_api/run/<name>, /gradio_api/api/<name>; 404),
+    which otherwise ran any number of searches at once beside the queue (150 requests: 85 threads, 26 s)."""
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, api_open=False)
+
+
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
-    """Serve the page locally with safe settings: no share link, no monitoring, no file access, small uploads,
+    """Serve the page locally with safe settings: no share link, no monitoring, no file access, no uploads,
     request bodies bounded (qa/bodylimit.py), no tracebacks sent to the browser, and no run history
     (questions about one's mental health should not linger in a shared browser). Extra keywords (e.g.
     prevent_thread_lock=True) go to `Blocks.launch`."""
     from starlette.middleware import Middleware
 
+    middleware = [Middleware(ClosedRoutes), Middleware(BodyLimit)]
     return demo.launch(server_name=host, server_port=port, share=False, enable_monitoring=False,
                        max_file_size="1mb", show_error=False, run_history=False, footer_links=["api", "settings"],
-                       theme=THEME, css=CSS, app_kwargs={"middleware": [Middleware(BodyLimit)]}, **kw)
+                       theme=THEME, css=CSS, app_kwargs={"middleware": middleware}, **kw)
 
 
 def main(host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None) -> None:

@@ -63,3 +63,26 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await self._refuse(send)
+
+
+# The page has no file input, yet Gradio's upload route stored any file sent to it (50 MB in 0.5 s), served
+# it back and kept it after the server stopped. Nothing of the page needs these routes.
+CLOSED_PATHS = ("/gradio_api/upload", "/upload", "/gradio_api/process_recording")
+
+
+class ClosedRoutes:
+    """ASGI middleware: requests to CLOSED_PATHS get 403 before any of their body is read."""
+
+    def __init__(self, app, paths: tuple[str, ...] = CLOSED_PATHS):
+        self.app = app
+        self.paths = frozenset(paths)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("path", "").rstrip("/") in self.paths:
+            body = b"this page accepts no uploads"
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                    (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        return await self.app(scope, receive, send)
