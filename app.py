@@ -51,6 +51,9 @@ DEFAULT_PASSAGES = 5
 # cost, seen on /echo, is then the limit).
 CONCURRENCY = 4
 QUEUE_SIZE = 64
+# Browser sessions whose (small, see _keep_no_session_values) state Gradio keeps; older ones are dropped, which
+# this page, holding no gr.State, does not notice. Measured: about 45 KB each, so at most ~45 MB.
+SESSION_CAPACITY = 1000
 GENERIC_ERROR = ("Something went wrong while answering. Please try again; if it keeps happening, tell the "
                  "maintainers.")
 
@@ -334,9 +337,32 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
     from starlette.middleware import Middleware
 
     middleware = [Middleware(ClosedRoutes), Middleware(BodyLimit)]
+    _keep_no_session_values()
     return demo.launch(server_name=host, server_port=port, share=False, enable_monitoring=False,
                        max_file_size="1mb", show_error=False, run_history=False, footer_links=["api", "settings"],
-                       theme=THEME, css=CSS, app_kwargs={"middleware": middleware}, **kw)
+                       theme=THEME, css=CSS, app_kwargs={"middleware": middleware},
+                       state_session_capacity=SESSION_CAPACITY, **kw)
+
+
+def _keep_no_session_values() -> None:
+    """Gradio keeps, per browser session, a copy of every event's last inputs and outputs, only to rebuild a
+    page from a deep link (a route this page closes: qa/bodylimit.py). With 10,000 sessions allowed and a
+    1 MB question each, that was ~1 MB per abandoned session. Keep none: a question about one's health
+    should not linger in the server either. (Skipped, with a warning, if Gradio no longer has the hook.)"""
+    from gradio import state_holder
+
+    update = getattr(state_holder.SessionState, "_update_value_in_config", None)
+    if update is None:
+        log.warning("gradio's SessionState has no _update_value_in_config; session values are kept")
+        return
+    if getattr(update, "keeps_nothing", False):
+        return
+
+    def keep_nothing(self, key, value):
+        return update(self, key, None)
+
+    keep_nothing.keeps_nothing = True
+    state_holder.SessionState._update_value_in_config = keep_nothing
 
 
 def main(host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None) -> None:

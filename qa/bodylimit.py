@@ -66,8 +66,9 @@ class BodyLimit:
 
 
 # The page has no file input, yet Gradio's upload route stored any file sent to it (50 MB in 0.5 s), served
-# it back and kept it after the server stopped. Nothing of the page needs these routes.
-CLOSED_PATHS = ("/gradio_api/upload", "/upload", "/gradio_api/process_recording")
+# it back and kept it after the server stopped. The deep-link route writes a session's inputs and outputs
+# (learners' questions) to a file for anyone who names the session. Nothing of the page needs these routes.
+CLOSED_PATHS = ("/gradio_api/upload", "/upload", "/gradio_api/process_recording", "/gradio_api/deep_link")
 
 
 class ClosedRoutes:
@@ -79,7 +80,7 @@ class ClosedRoutes:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("path", "").rstrip("/") in self.paths:
-            body = b"this page accepts no uploads"
+            body = b"this route is closed on this page (no uploads, no deep links)"
             await send({"type": "http.response.start", "status": 403,
                         "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                     (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})

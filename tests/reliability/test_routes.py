@@ -125,6 +125,13 @@ def _multipart(name: str, data: bytes) -> tuple[bytes, str]:
 
 
 @pytest.mark.model
+def test_deep_link_route_writes_no_session_to_disk(slow_app):
+    url, _ = slow_app
+    status, body = http_get(f"{url}/gradio_api/deep_link?session_hash=anyone")
+    assert status == 403, (status, body[:200])
+
+
+@pytest.mark.model
 @pytest.mark.parametrize("path", ["/gradio_api/upload", "/gradio_api/upload/", "/gradio_api/upload?upload_id=x"])
 def test_uploads_are_refused_and_nothing_is_stored(slow_app, path, tmp_path):
     import gradio.utils
