@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -222,18 +223,26 @@ def _indexed_corpus_dir(searcher) -> Path | None:
     return None
 
 
+def _whole_k(k) -> int:
+    """The API's `k` as an int from 1 to 50, else a one-line gr.Error: int(k) silently made 2.9 into 2 and
+    True into 1, and failed on 1e400 / Infinity with an empty error."""
+    if isinstance(k, float) and math.isfinite(k) and k.is_integer():
+        k = int(k)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
+        shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:40] + "..."
+        raise gr.Error(f"k must be a whole number from 1 to 50, not {shown}", print_exception=False)
+    return k
+
+
 def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Blocks:
     """The page and its API endpoints for one searcher (not launched; see `launch`)."""
     docs = _LiveDocs(searcher, corpus_dir)
     source_choices = [(info.title, sid) for sid, info in searcher.index.sources.items()]
     all_ids = [sid for _, sid in source_choices]
 
-    def ask(question: str, k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> str:
+    def ask(question: str = "", k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> str:
         """The JSON line `ipt-qa ask --json` prints for `question` (sources: ids to search; None or [] = all)."""
-        try:
-            k = int(k)
-        except (TypeError, ValueError):
-            raise gr.Error(f"k must be a whole number, not {k!r}", print_exception=False) from None
+        k = _whole_k(k)
         try:
             chosen = [sources] if isinstance(sources, str) else list(sources or [])
             answer = searcher.ask(question, k=k, sources=chosen or None)
