@@ -13,7 +13,7 @@ from .errors import CorpusError
 
 MANIFEST_NAME = "sources.toml"
 SOURCE_SUFFIXES = (".txt", ".md")
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def _entry(raw: dict, n: int, manifest: Path) -> dict:
     missing = [k for k in ("id", "title", "file") if not isinstance(raw.get(k), str) or not raw.get(k).strip()]
     if missing:
         raise CorpusError(f"{where} lacks {', '.join(missing)} (each entry needs id, title and file)")
-    if not ID_RE.match(raw["id"]):
+    if not ID_RE.fullmatch(raw["id"]):  # not .match: "$" also matches before a final newline
         raise CorpusError(f"{where}: id {raw['id']!r} must be lower-case letters, digits and hyphens")
     if Path(raw["file"]).name != raw["file"]:
         raise CorpusError(f"{where}: file {raw['file']!r} must be a plain file name inside the corpus folder")
@@ -128,6 +128,8 @@ def _parse_manifest(corpus_dir: Path) -> tuple[list[dict], str]:
         parsed = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise CorpusError(f"{manifest}: cannot parse: {e}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or tables
+        raise CorpusError(f"{manifest}: cannot parse: arrays or tables nested too deeply") from None
     raw_entries = parsed.get("source", [])
     if not isinstance(raw_entries, list):
         # `[source]` (one table) instead of `[[source]]` (an array of tables) is an easy slip to make.

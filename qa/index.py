@@ -163,11 +163,17 @@ def _npy_load(data: bytes, name: str) -> np.ndarray:
 
 
 def build_dir_of(index_dir: Path) -> Path | None:
-    """The build directory that `current` points to (which may be missing), or None if there is no link."""
+    """The build directory that `current` points to (which may be missing), or None if there is no link.
+    A `current` that is no link (a directory) or a link loop raises IndexCorrupt, which `build` repairs."""
     link = index_dir / CURRENT
     if not link.is_symlink() and not link.exists():
         return None
-    return link.resolve()
+    if not link.is_symlink():
+        raise IndexCorrupt(f"{link}: a directory, not the link to a build; {REBUILD_FULL_HINT}")
+    try:
+        return link.resolve(strict=False)
+    except (OSError, RuntimeError):  # a link loop, e.g. current -> current
+        raise IndexCorrupt(f"{link}: a link that loops; {REBUILD_FULL_HINT}") from None
 
 
 def _checkpoint(step: str) -> None:
@@ -438,6 +444,7 @@ def _install(index_dir: Path, files: dict[str, bytes], settings: Settings, n_pas
         _verify(index_dir, final, settings, n_passages, n_sentences)
         os.symlink(Path(BUILDS) / build_id, link_tmp)  # relative, so the index directory can be moved
         _checkpoint("swapping")
+        _clear_non_link_current(index_dir / CURRENT)
         os.replace(link_tmp, index_dir / CURRENT)
     except BaseException:
         # Also on KeyboardInterrupt: a half build must not linger (the next build would delete it anyway).
@@ -453,6 +460,17 @@ def _install(index_dir: Path, files: dict[str, bytes], settings: Settings, n_pas
     with contextlib.suppress(OSError):
         _prune(index_dir, keep={final.name} | ({keep.name} if keep else set()))  # the next build retries
     return final
+
+
+def _clear_non_link_current(current: Path) -> None:
+    """`current` is ours and always a link; an empty directory in its place (which os.replace cannot replace
+    with a link) is removed. A directory with files in it is not deleted: the message says to move it."""
+    if current.is_dir() and not current.is_symlink():
+        try:
+            current.rmdir()
+        except OSError:
+            raise IndexProblem(f"{current}: a directory with files in it where the link to the live build "
+                               "belongs; move it out of the index folder, then run `ipt-qa build` again") from None
 
 
 def _verify(index_dir: Path, build_dir: Path, settings: Settings, n_passages: int, n_sentences: int) -> None:
@@ -510,7 +528,7 @@ def _read_manifest_quietly(index_dir: Path) -> dict | None:
     try:
         d = build_dir_of(index_dir)
         return json.loads((d / MANIFEST).read_text(encoding="utf-8")) if d else None
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # IndexCorrupt is a ValueError too
         return None
 
 
@@ -538,11 +556,29 @@ def load_index(
     disk against the one indexed (when `check_corpus`); and that all parts agree on the passage count.
     `build_dir` reads that build instead of the one `current` points to (used to verify a new build).
     """
+    index_dir = Path(index_dir).resolve()
+    kwargs = dict(settings=settings, model_sha256=model_sha256, check_corpus=check_corpus,
+                  check_settings=check_settings)
+    if build_dir is not None:
+        return _load_build(index_dir, corpus_dir, build_dir, **kwargs)
+    d = build_dir_of(index_dir)
+    try:
+        return _load_build(index_dir, corpus_dir, d, **kwargs)
+    except IndexCorrupt:
+        # A build being read can be pruned by a concurrent build that installed a newer one meanwhile (seen
+        # once in ~700 loads): then `current` has moved on, and reading it once more is the right answer.
+        again = build_dir_of(index_dir)
+        if again is None or again == d:
+            raise
+        return _load_build(index_dir, corpus_dir, again, **kwargs)
+
+
+def _load_build(index_dir: Path, corpus_dir, d: Path | None, *, settings, model_sha256, check_corpus,
+                check_settings) -> LoadedIndex:
+    """load_index for one build directory `d` (None: no index yet)."""
     import bm25s
     import faiss
 
-    index_dir = Path(index_dir).resolve()
-    d = build_dir or build_dir_of(index_dir)
     if d is None:
         raise IndexMissing(f"{index_dir}: no index built yet; run `ipt-qa build`")
     if not d.is_dir():

@@ -85,3 +85,102 @@ def test_whole_number_k_is_accepted(real_app_url, k):
     event, payload = _raw_call(real_app_url, ["Who created IPT?", k, None])
     assert event == "complete", payload
     assert len(json.loads(json.loads(payload)[0])["passages"]) <= 3
+
+
+# ---------------------------------------------------------------------------------------------------------
+# serve: port in use or out of range
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qa", "serve", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=child_env(), timeout=120)
+
+
+def _one_line(proc: subprocess.CompletedProcess, *must: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ipt-qa: ") and "Traceback" not in proc.stderr, proc.stderr
+    for word in must:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "-1"])
+def test_serve_on_a_port_out_of_range_is_one_line(port):
+    _one_line(_serve("--port", port), "--port must be between 1 and 65535")
+
+
+def test_serve_on_a_port_in_use_is_one_line():
+    with socket.socket() as taken:
+        taken.bind((LOOPBACK, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        _one_line(_serve("--port", str(port)), f"127.0.0.1:{port}", "--port")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# corpus manifest: a nested-array bomb, an id with a trailing newline
+
+
+def test_deeply_nested_arrays_in_the_manifest_are_one_line(tiny_corpus):
+    from qa.corpus import load_corpus
+
+    manifest = tiny_corpus / "sources.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "bomb = " + "[" * 100_000 + "]" * 100_000 + "\n",
+                        encoding="utf-8")
+    with pytest.raises(CorpusError) as refused:
+        load_corpus(tiny_corpus)
+    assert "sources.toml" in str(refused.value) and "nested too deeply" in str(refused.value)
+
+
+def test_source_id_with_a_trailing_newline_is_refused(tiny_corpus):
+    from qa.corpus import load_corpus
+
+    manifest = tiny_corpus / "sources.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('id = "alpha"', 'id = "alpha\\n"'),
+                        encoding="utf-8")
+    with pytest.raises(CorpusError) as refused:
+        load_corpus(tiny_corpus)
+    assert "must be lower-case letters" in str(refused.value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# index/current damaged in ways only a build can repair; a build pruned while it is read
+
+
+@pytest.mark.parametrize("damage", ["self_loop", "empty_directory"])
+def test_build_repairs_a_current_that_is_a_loop_or_an_empty_directory(tiny_corpus, tmp_path, fake_embedder, damage):
+    index = tmp_path / "index"
+    build_index(tiny_corpus, index, fake_embedder)
+    (index / "current").unlink()
+    if damage == "self_loop":
+        os.symlink("current", index / "current")
+    else:
+        (index / "current").mkdir()
+    with pytest.raises(IndexCorrupt) as refused:
+        load_index(index, tiny_corpus)
+    assert "build --full" in str(refused.value) and "\n" not in str(refused.value)
+    build_index(tiny_corpus, index, fake_embedder, full=True)
+    assert (index / "current").is_symlink() and load_index(index, tiny_corpus).passages
+
+
+def test_load_retries_once_when_its_build_was_pruned_meanwhile(tiny_corpus, tmp_path, fake_embedder, monkeypatch):
+    """The race, made certain: the build `current` pointed to when the load began is gone (pruned by two
+    later builds) by the time its files are read."""
+    import qa.index
+
+    index = tmp_path / "index"
+    build_index(tiny_corpus, index, fake_embedder)
+    first = (index / "current").resolve()
+    build_index(tiny_corpus, index, fake_embedder, full=True)
+    build_index(tiny_corpus, index, fake_embedder, full=True)
+    assert not first.exists()
+    real = qa.index.build_dir_of
+    calls = []
+
+    def stale_then_real(index_dir):
+        calls.append(index_dir)
+        return first if len(calls) == 1 else real(index_dir)
+
+    monkeypatch.setattr(qa.index, "build_dir_of", stale_then_real)
+    loaded = load_index(index, tiny_corpus)
+    assert loaded.directory == (index / "current").resolve() and len(calls) == 2
