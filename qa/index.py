@@ -128,6 +128,21 @@ def _vector_key(model_id: str, text: str) -> str:
     return hashlib.sha256(f"{model_id}\0{text}".encode("utf-8")).hexdigest()
 
 
+SIGNATURE = "manifest_sha256"
+
+
+def _manifest_digest(manifest: dict) -> str:
+    body = {k: v for k, v in manifest.items() if k != SIGNATURE}
+    return _sha256_bytes(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+
+
+def sign_manifest(manifest: dict) -> dict:
+    """The manifest with the SHA-256 of its own content (canonical JSON, this field left out) added. Every other
+    index file has its hash in the manifest; this one had none, so an edit to it (two sources' files swapped,
+    `"model": null`, a source dropped) gave tracebacks or silently wrong citations."""
+    return {**manifest, SIGNATURE: _manifest_digest(manifest)}
+
+
 def _fsync_dir(path: Path) -> None:
     """Make a directory's entries (new files, renames) durable, not only the files' contents."""
     fd = os.open(path, os.O_RDONLY)
@@ -376,7 +391,7 @@ def build_index(
                 "vector_keys": {"passages": keys[:len(passages)], "sentences": keys[len(passages):]},
                 "files": {name: _sha256_bytes(data) for name, data in sorted(files.items())},
             }
-            files[MANIFEST] = json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")
+            files[MANIFEST] = json.dumps(sign_manifest(manifest), indent=1, ensure_ascii=False).encode("utf-8")
 
             keep = previous.directory if (previous and keep_previous) else None
             final = _install(index_dir, files, settings, len(passages), len(sentence_vectors), keep)
@@ -593,6 +608,9 @@ def _load_build(index_dir: Path, corpus_dir, d: Path | None, *, settings, model_
     if manifest.get("format_version") != INDEX_FORMAT_VERSION:
         raise IndexStale(f"{d}: index format {manifest.get('format_version')} is not the supported "
                          f"{INDEX_FORMAT_VERSION}; {REBUILD_FULL_HINT}")
+    if manifest.get(SIGNATURE) != _manifest_digest(manifest):
+        raise IndexCorrupt(f"{d / MANIFEST}: edited or damaged (its own SHA-256 no longer matches); "
+                           f"{REBUILD_FULL_HINT}")
     listed = manifest["files"]
     unlisted = [n for n in REQUIRED_FILES if n not in listed]
     if unlisted or not any(n.startswith("bm25/") for n in listed):

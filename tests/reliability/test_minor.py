@@ -184,3 +184,32 @@ def test_load_retries_once_when_its_build_was_pruned_meanwhile(tiny_corpus, tmp_
     monkeypatch.setattr(qa.index, "build_dir_of", stale_then_real)
     loaded = load_index(index, tiny_corpus)
     assert loaded.directory == (index / "current").resolve() and len(calls) == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the index manifest is signed
+
+
+def _edit(index: Path, change) -> None:
+    path = (index / "current").resolve() / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    change(manifest)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def _swap_files(m: dict) -> None:
+    a, b = m["sources"][0], m["sources"][1]
+    a["file"], b["file"] = b["file"], a["file"]
+
+
+@pytest.mark.parametrize("change", [_swap_files, lambda m: m.update(model=None), lambda m: m["sources"].pop()],
+                         ids=["swapped_files", "model_null", "dropped_source"])
+def test_edited_manifest_is_refused_in_one_line(tiny_corpus, tmp_path, fake_embedder, change):
+    index = tmp_path / "index"
+    build_index(tiny_corpus, index, fake_embedder)
+    _edit(index, change)
+    with pytest.raises(IndexCorrupt) as refused:
+        load_index(index, tiny_corpus, model_sha256=fake_embedder.weights_sha256)
+    assert "manifest.json" in str(refused.value) and "build --full" in str(refused.value)
+    build_index(tiny_corpus, index, fake_embedder, full=True)  # and the advice repairs it
+    assert load_index(index, tiny_corpus).passages
