@@ -7,7 +7,6 @@ a trailing newline: each is indexed exactly or refused with one line naming the 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

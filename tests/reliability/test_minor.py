@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from app_support import GRADIO_PANDAS_NOISE
-from qa.errors import CorpusError, IndexCorrupt, IndexProblem
+from qa.errors import CorpusError, IndexCorrupt
 from qa.index import build_index, load_index
 from rel_support import ROOT, LOOPBACK, child_env
 
 pytestmark = GRADIO_PANDAS_NOISE
-SETTINGS = None
 
 
 # ---------------------------------------------------------------------------------------------------------
