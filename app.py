@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -39,7 +40,7 @@ import gradio as gr  # noqa: E402
 from qa import page  # noqa: E402
 from qa.apitypes import AskRecord, as_record  # noqa: E402
 from qa import routes as api_routes  # noqa: E402
-from qa.bodylimit import BodyLimit  # noqa: E402
+from qa.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
 from qa.corpus import file_sha256, load_corpus  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.service import DEFAULT_CORPUS, DEFAULT_INDEX, PROJECT_DIR, open_searcher  # noqa: E402
@@ -54,6 +55,9 @@ DEFAULT_PASSAGES = 5
 # cost, seen on /echo, is then the limit).
 CONCURRENCY = 4
 QUEUE_SIZE = 64
+# Browser sessions whose (small, see _keep_no_session_values) state Gradio keeps; older ones are dropped, which
+# this page, holding no gr.State, does not notice. Measured: about 45 KB each, so at most ~45 MB.
+SESSION_CAPACITY = 1000
 GENERIC_ERROR = ("Something went wrong while answering. Please try again; if it keeps happening, tell the "
                  "maintainers.")
 
@@ -323,6 +327,24 @@ def load_source_docs(searcher, corpus_dir: str | os.PathLike | None = None) -> d
     return docs
 
 
+class _LiveDocs:
+    """The source texts of the build the searcher answers from now: read again whenever a new build is
+    swapped in (qa.service.LiveSearcher), so the source view never highlights a superseded text."""
+
+    def __init__(self, searcher, corpus_dir):
+        self._searcher, self._corpus_dir = searcher, corpus_dir
+        self._index, self._docs = None, {}
+
+    def get(self, source_id: str):
+        try:
+            index = self._searcher.index
+            if index is not self._index:
+                self._docs, self._index = load_source_docs(self._searcher, self._corpus_dir), index
+        except QAError:  # the sources changed and no matching build is installed yet: show none
+            return None
+        return self._docs.get(source_id)
+
+
 def _indexed_corpus_dir(searcher) -> Path | None:
     """The folder holding the indexed source files (their paths are relative to where the index was built)."""
     for info in searcher.index.sources.values():
@@ -333,18 +355,26 @@ def _indexed_corpus_dir(searcher) -> Path | None:
     return None
 
 
+def _whole_k(k) -> int:
+    """The API's `k` as an int from 1 to 50, else a one-line gr.Error: int(k) silently made 2.9 into 2 and
+    True into 1, and failed on 1e400 / Infinity with an empty error."""
+    if isinstance(k, float) and math.isfinite(k) and k.is_integer():
+        k = int(k)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
+        shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:40] + "..."
+        raise gr.Error(f"k must be a whole number from 1 to 50, not {shown}", print_exception=False)
+    return k
+
+
 def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Blocks:
     """The page and its API endpoints for one searcher (not launched; see `launch`)."""
-    docs = load_source_docs(searcher, corpus_dir)
+    docs = _LiveDocs(searcher, corpus_dir)
     source_choices = [(info.title, sid) for sid, info in searcher.index.sources.items()]
     all_ids = [sid for _, sid in source_choices]
 
-    def ask(question: str, k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> AskRecord:
+    def ask(question: str = "", k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> AskRecord:
         """The record `ipt-qa ask --json` prints for `question` (sources: ids to search; None or [] = all)."""
-        try:
-            k = int(k)
-        except (TypeError, ValueError):
-            raise gr.Error(f"k must be a whole number, not {k!r}", print_exception=False) from None
+        k = _whole_k(k)
         try:
             chosen = [sources] if isinstance(sources, str) else list(sources or [])
             answer = searcher.ask(question, k=k, sources=chosen or None)
@@ -440,24 +470,54 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
             fn=None, js=AFTER_CITE_JS, api_visibility="private")
         gr.api(ask, api_name="ask")
         gr.api(echo, api_name="echo")
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    _bound_every_route(demo)
     # /healthz, /readyz and /api/v1/ask (qa/routes.py), served beside the page by `launch`.
     api_routes.attach(demo, searcher, corpus_dir or DEFAULT_CORPUS, concurrency=CONCURRENCY,
                       queue_size=QUEUE_SIZE)
     return demo
 
 
+def _bound_every_route(demo: gr.Blocks) -> None:
+    """Every route to the search goes through the queue: at most CONCURRENCY at once, QUEUE_SIZE waiting, 503
+    past that. api_open=False closes the direct routes (/gradio_api/run/<name>, /gradio_api/api/<name>; 404),
+    which otherwise ran any number of searches at once beside the queue (150 requests: 85 threads, 26 s)."""
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, api_open=False)
+
+
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
-    """Serve the page locally with safe settings: no share link, no monitoring, no file access, small uploads,
+    """Serve the page locally with safe settings: no share link, no monitoring, no file access, no uploads,
     request bodies bounded (qa/bodylimit.py), no tracebacks sent to the browser, and no run history
     (questions about one's mental health should not linger in a shared browser). Extra keywords (e.g.
     prevent_thread_lock=True) go to `Blocks.launch`."""
     from starlette.middleware import Middleware
 
+    middleware = [*api_routes.middleware(demo), Middleware(ClosedRoutes), Middleware(BodyLimit)]
+    _keep_no_session_values()
     return demo.launch(server_name=host, server_port=port, share=False, enable_monitoring=False,
                        max_file_size="1mb", show_error=False, run_history=False, footer_links=["api", "settings"],
-                       theme=THEME, css=CSS,
-                       app_kwargs={"middleware": [*api_routes.middleware(demo), Middleware(BodyLimit)]}, **kw)
+                       theme=THEME, css=CSS, app_kwargs={"middleware": middleware},
+                       state_session_capacity=SESSION_CAPACITY, **kw)
+
+
+def _keep_no_session_values() -> None:
+    """Gradio keeps, per browser session, a copy of every event's last inputs and outputs, only to rebuild a
+    page from a deep link (a route this page closes: qa/bodylimit.py). With 10,000 sessions allowed and a
+    1 MB question each, that was ~1 MB per abandoned session. Keep none: a question about one's health
+    should not linger in the server either. (Skipped, with a warning, if Gradio no longer has the hook.)"""
+    from gradio import state_holder
+
+    update = getattr(state_holder.SessionState, "_update_value_in_config", None)
+    if update is None:
+        log.warning("gradio's SessionState has no _update_value_in_config; session values are kept")
+        return
+    if getattr(update, "keeps_nothing", False):
+        return
+
+    def keep_nothing(self, key, value):
+        return update(self, key, None)
+
+    keep_nothing.keeps_nothing = True
+    state_holder.SessionState._update_value_in_config = keep_nothing
 
 
 def main(host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None) -> None:

@@ -12,25 +12,34 @@ from __future__ import annotations
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
-class _TooLarge(Exception):
-    pass
+# A client that has sent part of a request body and then goes quiet holds a connection and a worker; each
+# further piece of the body must arrive within this many seconds, else 408.
+BODY_READ_TIMEOUT = 20.0
 
 
 class BodyLimit:
-    """ASGI middleware: HTTP requests whose body exceeds `max_bytes` get 413 and reach no endpoint."""
+    """ASGI middleware: HTTP requests whose body exceeds `max_bytes` get 413 and reach no endpoint; a body
+    that stalls for `read_timeout` seconds gets 408."""
 
-    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, read_timeout: float = BODY_READ_TIMEOUT):
         self.app = app
         self.max_bytes = max_bytes
+        self.read_timeout = read_timeout
 
-    async def _refuse(self, send) -> None:
-        body = f"request body larger than {self.max_bytes:,} bytes".encode()
-        await send({"type": "http.response.start", "status": 413,
+    @staticmethod
+    async def _answer(send, status: int, text: str) -> None:
+        body = text.encode()
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
 
+    async def _refuse(self, send) -> None:
+        await self._answer(send, 413, f"request body larger than {self.max_bytes:,} bytes")
+
     async def __call__(self, scope, receive, send):
+        import asyncio
+
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -42,24 +51,63 @@ class BodyLimit:
             if too_large:
                 return await self._refuse(send)
         received = 0
-        started = False
+        started = answered = False
 
         async def counted_receive():
-            nonlocal received
-            message = await receive()
+            # The refusal is sent from here and the endpoint is told the client left: raising instead let
+            # the endpoint's own error handling answer 400 to a chunked body over the bound.
+            nonlocal received, answered
+            if answered:
+                return {"type": "http.disconnect"}
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except asyncio.TimeoutError:
+                if not started:
+                    answered = True
+                    await self._answer(send, 408, f"request body not received within {self.read_timeout:g} s")
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    if not started:
+                        answered = True
+                        await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked_send(message):
             nonlocal started
+            if answered:
+                return  # the client already has its 413/408
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+        except Exception:
+            if not answered:
+                raise  # the endpoint's own failure, not one this middleware caused
+
+
+# The page has no file input, yet Gradio's upload route stored any file sent to it (50 MB in 0.5 s), served
+# it back and kept it after the server stopped. The deep-link route writes a session's inputs and outputs
+# (learners' questions) to a file for anyone who names the session. Nothing of the page needs these routes.
+CLOSED_PATHS = ("/gradio_api/upload", "/upload", "/gradio_api/process_recording", "/gradio_api/deep_link")
+
+
+class ClosedRoutes:
+    """ASGI middleware: requests to CLOSED_PATHS get 403 before any of their body is read."""
+
+    def __init__(self, app, paths: tuple[str, ...] = CLOSED_PATHS):
+        self.app = app
+        self.paths = frozenset(paths)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("path", "").rstrip("/") in self.paths:
+            body = b"this route is closed on this page (no uploads, no deep links)"
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                    (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        return await self.app(scope, receive, send)

@@ -165,12 +165,33 @@ def cmd_eval(args) -> int:
     return run_eval_command(args)
 
 
+def _port_problem(host: str, port: int) -> str | None:
+    """Why the page cannot listen on host:port, checked before the model is loaded (None: it can)."""
+    import socket
+
+    if not 1 <= port <= 65535:
+        return f"--port must be between 1 and 65535, not {port}"
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, port))
+    except OSError as e:
+        return (f"cannot listen on {host}:{port} ({e.strerror or e}); is another server using that port? "
+                "Choose another with --port")
+    return None
+
+
 def cmd_serve(args) -> int:
+    problem = _port_problem(args.host, args.port)
+    if problem:
+        return _fail(problem)
     os.environ["IPT_QA_INDEX"] = str(args.index)
     os.environ["IPT_QA_CORPUS"] = str(args.corpus)
     from app import main as app_main  # the page lives in app.py at the project root
 
-    app_main(host=args.host, port=args.port, index_dir=args.index, corpus_dir=args.corpus)
+    try:
+        app_main(host=args.host, port=args.port, index_dir=args.index, corpus_dir=args.corpus)
+    except OSError as e:  # the port was taken between the check and the launch, say
+        return _fail(f"cannot serve on {args.host}:{args.port}: {e}")
     return 0
 
 

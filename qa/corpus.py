@@ -13,7 +13,7 @@ from .errors import CorpusError
 
 MANIFEST_NAME = "sources.toml"
 SOURCE_SUFFIXES = (".txt", ".md")
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,30 @@ def decode_source(path: Path, data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _source_path(corpus_dir: Path, entry: dict) -> Path:
+    """The file of a manifest entry, refused when it resolves outside the corpus folder (a symlink to
+    /etc/passwd was indexed and shown whole in the source view)."""
+    path = corpus_dir / entry["file"]
+    try:
+        real = path.resolve(strict=False)
+    except (OSError, RuntimeError):  # a symlink loop
+        raise CorpusError(f"{path}: a symbolic link that loops; replace it with the file itself") from None
+    if not real.is_relative_to(corpus_dir):
+        raise CorpusError(f"{path}: listed as {entry['id']!r} but it is a link to {real}, outside the corpus "
+                          f"folder {corpus_dir}; copy the file into the folder instead")
+    return path
+
+
+def _check_size(path: Path) -> None:
+    """Refuse a source over the size limit before reading it (a 200 MB file used to build for ever, silently)."""
+    from .settings import MAX_SOURCE_BYTES
+
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        raise CorpusError(f"{path}: {size / 2**20:,.1f} MiB is over the limit of {MAX_SOURCE_BYTES / 2**20:g} MiB "
+                          "per source (MAX_SOURCE_BYTES in qa/settings.py); split it into several sources")
+
+
 def _entry(raw: dict, n: int, manifest: Path) -> dict:
     where = f"{manifest}: [[source]] #{n}"
     if not isinstance(raw, dict):
@@ -78,7 +102,7 @@ def _entry(raw: dict, n: int, manifest: Path) -> dict:
     missing = [k for k in ("id", "title", "file") if not isinstance(raw.get(k), str) or not raw.get(k).strip()]
     if missing:
         raise CorpusError(f"{where} lacks {', '.join(missing)} (each entry needs id, title and file)")
-    if not ID_RE.match(raw["id"]):
+    if not ID_RE.fullmatch(raw["id"]):  # not .match: "$" also matches before a final newline
         raise CorpusError(f"{where}: id {raw['id']!r} must be lower-case letters, digits and hyphens")
     if Path(raw["file"]).name != raw["file"]:
         raise CorpusError(f"{where}: file {raw['file']!r} must be a plain file name inside the corpus folder")
@@ -122,6 +146,8 @@ def _parse_manifest_full(corpus_dir: Path) -> tuple[list[dict], dict | None, str
         parsed = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise CorpusError(f"{manifest}: cannot parse: {e}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or tables
+        raise CorpusError(f"{manifest}: cannot parse: arrays or tables nested too deeply") from None
     raw_entries = parsed.get("source", [])
     if not isinstance(raw_entries, list):
         # `[source]` (one table) instead of `[[source]]` (an array of tables) is an easy slip to make.
@@ -183,9 +209,10 @@ def read_corpus(corpus_dir: str | os.PathLike) -> Corpus:
     fingerprint = {f"manifest:{MANIFEST_NAME}": manifest_sha256}
     by_text: dict[str, str] = {}
     for e in entries:
-        path = corpus_dir / e["file"]
+        path = _source_path(corpus_dir, e)
         if not path.is_file():
             raise CorpusError(f"{path}: listed in {MANIFEST_NAME} as {e['id']!r} but the file does not exist")
+        _check_size(path)
         data = path.read_bytes()
         text = decode_source(path, data)
         # Compared after decoding, so one text saved twice with different line ends is still caught.
@@ -213,6 +240,6 @@ def corpus_fingerprint(corpus_dir: str | os.PathLike) -> dict[str, str]:
     entries, manifest_sha256 = _parse_manifest(corpus_dir)
     out = {f"manifest:{MANIFEST_NAME}": manifest_sha256}
     for e in entries:
-        path = corpus_dir / e["file"]
+        path = _source_path(corpus_dir, e)  # an index built before this check must not serve such a file
         out[e["id"]] = file_sha256(path) if path.is_file() else "missing"
     return out

@@ -40,7 +40,7 @@ import numpy as np
 from .corpus import display_path, corpus_fingerprint, read_corpus, read_manifest
 from .embed import Embedder
 from .errors import CorpusError, IndexCorrupt, IndexMissing, IndexProblem, IndexStale
-from .passages import Passage, segment, sentence_contexts
+from .passages import ListLeadIns, Passage, segment, sentence_contexts
 from .settings import INDEX_FORMAT_VERSION, Settings
 from .text import analyze
 
@@ -50,6 +50,9 @@ MANIFEST = "manifest.json"
 # Files every build has (besides bm25/*); a manifest that does not list one of them is damaged.
 REQUIRED_FILES = ("passages.jsonl", "vectors.npy", "sentences.npy", "sentence_offsets.npy", "dense.faiss")
 EMBED_BATCH = 64
+# A source at least this long gets a line in the build's log (at a terminal every source gets a bar).
+LONG_SOURCE_CHARS = 1_000_000
+LONG_EMBEDDING = 20_000  # ... and so does an embedding step of at least this many texts (minutes of work)
 # Above this many passages an exact FAISS search gives way to HNSW (see bench/RESULTS.md for the measurement).
 HNSW_THRESHOLD = 50_000
 
@@ -125,6 +128,21 @@ def _vector_key(model_id: str, text: str) -> str:
     return hashlib.sha256(f"{model_id}\0{text}".encode("utf-8")).hexdigest()
 
 
+SIGNATURE = "manifest_sha256"
+
+
+def _manifest_digest(manifest: dict) -> str:
+    body = {k: v for k, v in manifest.items() if k != SIGNATURE}
+    return _sha256_bytes(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+
+
+def sign_manifest(manifest: dict) -> dict:
+    """The manifest with the SHA-256 of its own content (canonical JSON, this field left out) added. Every other
+    index file has its hash in the manifest; this one had none, so an edit to it (two sources' files swapped,
+    `"model": null`, a source dropped) gave tracebacks or silently wrong citations."""
+    return {**manifest, SIGNATURE: _manifest_digest(manifest)}
+
+
 def _fsync_dir(path: Path) -> None:
     """Make a directory's entries (new files, renames) durable, not only the files' contents."""
     fd = os.open(path, os.O_RDONLY)
@@ -160,11 +178,17 @@ def _npy_load(data: bytes, name: str) -> np.ndarray:
 
 
 def build_dir_of(index_dir: Path) -> Path | None:
-    """The build directory that `current` points to (which may be missing), or None if there is no link."""
+    """The build directory that `current` points to (which may be missing), or None if there is no link.
+    A `current` that is no link (a directory) or a link loop raises IndexCorrupt, which `build` repairs."""
     link = index_dir / CURRENT
     if not link.is_symlink() and not link.exists():
         return None
-    return link.resolve()
+    if not link.is_symlink():
+        raise IndexCorrupt(f"{link}: a directory, not the link to a build; {REBUILD_FULL_HINT}")
+    try:
+        return link.resolve(strict=False)
+    except (OSError, RuntimeError):  # a link loop, e.g. current -> current
+        raise IndexCorrupt(f"{link}: a link that loops; {REBUILD_FULL_HINT}") from None
 
 
 def _checkpoint(step: str) -> None:
@@ -245,17 +269,36 @@ def _reusable_vectors(previous: LoadedIndex | None, embedder: Embedder) -> dict[
     return cache
 
 
-def _progress(total: int, desc: str):
+def _progress(total: int, desc: str, unit: str = "text"):
     from tqdm import tqdm
 
     # A bar for people at a terminal; nothing in logs or pipes.
-    return tqdm(total=total, desc=desc, unit="text", disable=not sys.stderr.isatty(), leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "char", disable=not sys.stderr.isatty(),
+                leave=False)
+
+
+def _segment_with_progress(src, settings: Settings) -> list[Passage]:
+    """segment(), with a bar at a terminal and, in logs, one line for a source long enough to take a while."""
+    if len(src.text) >= LONG_SOURCE_CHARS and not sys.stderr.isatty():
+        print(f"segmenting {src.path.name} ({len(src.text) / 1e6:.1f} million characters) ...", file=sys.stderr,
+              flush=True)
+    with _progress(len(src.text), f"segmenting {src.path.name}", unit="char") as bar:
+        done = 0
+
+        def advance(offset: int) -> None:
+            nonlocal done
+            bar.update(offset - done)
+            done = offset
+
+        return segment(src, settings, progress=advance)
 
 
 def _embed_missing(embedder: Embedder, texts: list[str], keys: list[str], cache: dict) -> dict[str, np.ndarray]:
     """Embed each distinct text whose key is not in `cache`; returns key -> vector for those only."""
     todo = list({k: i for i, k in enumerate(keys) if k not in cache}.values())
     fresh: dict[str, np.ndarray] = {}
+    if len(todo) >= LONG_EMBEDDING and not sys.stderr.isatty():
+        print(f"embedding {len(todo):,} texts ...", file=sys.stderr, flush=True)
     if todo:
         with _progress(len(todo), "embedding") as bar:
             for i in range(0, len(todo), EMBED_BATCH):
@@ -302,7 +345,7 @@ def build_index(
     sources = corpus.sources
     passages: list[Passage] = []
     for src in sources:
-        cut = segment(src, settings)
+        cut = _segment_with_progress(src, settings)
         if not cut:
             raise CorpusError(f"{src.path}: no passage can be cut from it (is it all sign-up prompts or other "
                               "page chrome?); give it text or remove it and its manifest entry")
@@ -317,8 +360,9 @@ def build_index(
 
             # Everything to embed: each passage's context, then each sentence with its own context.
             texts = [p.context for p in passages]
+            lead_ins = {s.id: ListLeadIns(s.text) for s in sources}
             for p in passages:
-                texts += sentence_contexts(p, text_of[p.source_id])
+                texts += sentence_contexts(p, text_of[p.source_id], lead_ins[p.source_id])
             keys = [_vector_key(embedder.model_id, t) for t in texts]
             fresh = _embed_missing(embedder, texts, keys, cache)
             lookup = {**cache, **fresh}
@@ -328,8 +372,7 @@ def build_index(
             sentence_offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
 
             files: dict[str, bytes] = {}
-            files["passages.jsonl"] = "".join(
-                json.dumps(_passage_record(p), ensure_ascii=False) + "\n" for p in passages).encode("utf-8")
+            files["passages.jsonl"] = "".join(_jsonl_line(_passage_record(p)) for p in passages).encode("utf-8")
             files["vectors.npy"] = _npy_bytes(vectors)
             files["sentences.npy"] = _npy_bytes(sentence_vectors)
             files["sentence_offsets.npy"] = _npy_bytes(sentence_offsets)
@@ -349,7 +392,7 @@ def build_index(
                 "vector_keys": {"passages": keys[:len(passages)], "sentences": keys[len(passages):]},
                 "files": {name: _sha256_bytes(data) for name, data in sorted(files.items())},
             }
-            files[MANIFEST] = json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")
+            files[MANIFEST] = json.dumps(sign_manifest(manifest), indent=1, ensure_ascii=False).encode("utf-8")
 
             keep = previous.directory if (previous and keep_previous) else None
             final = _install(index_dir, files, settings, len(passages), len(sentence_vectors), keep)
@@ -417,6 +460,7 @@ def _install(index_dir: Path, files: dict[str, bytes], settings: Settings, n_pas
         _verify(index_dir, final, settings, n_passages, n_sentences)
         os.symlink(Path(BUILDS) / build_id, link_tmp)  # relative, so the index directory can be moved
         _checkpoint("swapping")
+        _clear_non_link_current(index_dir / CURRENT)
         os.replace(link_tmp, index_dir / CURRENT)
     except BaseException:
         # Also on KeyboardInterrupt: a half build must not linger (the next build would delete it anyway).
@@ -434,6 +478,17 @@ def _install(index_dir: Path, files: dict[str, bytes], settings: Settings, n_pas
     return final
 
 
+def _clear_non_link_current(current: Path) -> None:
+    """`current` is ours and always a link; an empty directory in its place (which os.replace cannot replace
+    with a link) is removed. A directory with files in it is not deleted: the message says to move it."""
+    if current.is_dir() and not current.is_symlink():
+        try:
+            current.rmdir()
+        except OSError:
+            raise IndexProblem(f"{current}: a directory with files in it where the link to the live build "
+                               "belongs; move it out of the index folder, then run `ipt-qa build` again") from None
+
+
 def _verify(index_dir: Path, build_dir: Path, settings: Settings, n_passages: int, n_sentences: int) -> None:
     """Read a finished build back as a loader would, before anyone is pointed at it."""
     try:
@@ -445,6 +500,19 @@ def _verify(index_dir: Path, build_dir: Path, settings: Settings, n_passages: in
     if set(counts) != {n_passages} or len(check.sentence_vectors) != n_sentences:
         raise IndexCorrupt(f"{build_dir}: verification failed (passages, FAISS, BM25, vectors: {counts}; expected "
                            f"{n_passages}); not installed, the previous index is unchanged")
+
+
+# Characters that str.splitlines() (and some JSON Lines readers) take for line ends, which json.dumps with
+# ensure_ascii=False leaves raw inside strings: a source holding one gave a passages.jsonl that did not read back.
+_LINE_BREAKS_IN_STRINGS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def _jsonl_line(record: dict) -> str:
+    """One JSON Lines record whose only line break is the final "\\n" (JSON escapes are the same text)."""
+    line = json.dumps(record, ensure_ascii=False)
+    for raw, escaped in _LINE_BREAKS_IN_STRINGS.items():
+        line = line.replace(raw, escaped)
+    return line + "\n"
 
 
 def _passage_record(p: Passage) -> dict:
@@ -476,7 +544,7 @@ def _read_manifest_quietly(index_dir: Path) -> dict | None:
     try:
         d = build_dir_of(index_dir)
         return json.loads((d / MANIFEST).read_text(encoding="utf-8")) if d else None
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # IndexCorrupt is a ValueError too
         return None
 
 
@@ -504,11 +572,29 @@ def load_index(
     disk against the one indexed (when `check_corpus`); and that all parts agree on the passage count.
     `build_dir` reads that build instead of the one `current` points to (used to verify a new build).
     """
+    index_dir = Path(index_dir).resolve()
+    kwargs = dict(settings=settings, model_sha256=model_sha256, check_corpus=check_corpus,
+                  check_settings=check_settings)
+    if build_dir is not None:
+        return _load_build(index_dir, corpus_dir, build_dir, **kwargs)
+    d = build_dir_of(index_dir)
+    try:
+        return _load_build(index_dir, corpus_dir, d, **kwargs)
+    except IndexCorrupt:
+        # A build being read can be pruned by a concurrent build that installed a newer one meanwhile (seen
+        # once in ~700 loads): then `current` has moved on, and reading it once more is the right answer.
+        again = build_dir_of(index_dir)
+        if again is None or again == d:
+            raise
+        return _load_build(index_dir, corpus_dir, again, **kwargs)
+
+
+def _load_build(index_dir: Path, corpus_dir, d: Path | None, *, settings, model_sha256, check_corpus,
+                check_settings) -> LoadedIndex:
+    """load_index for one build directory `d` (None: no index yet)."""
     import bm25s
     import faiss
 
-    index_dir = Path(index_dir).resolve()
-    d = build_dir or build_dir_of(index_dir)
     if d is None:
         raise IndexMissing(f"{index_dir}: no index built yet; run `ipt-qa build`")
     if not d.is_dir():
@@ -523,6 +609,9 @@ def load_index(
     if manifest.get("format_version") != INDEX_FORMAT_VERSION:
         raise IndexStale(f"{d}: index format {manifest.get('format_version')} is not the supported "
                          f"{INDEX_FORMAT_VERSION}; {REBUILD_FULL_HINT}")
+    if manifest.get(SIGNATURE) != _manifest_digest(manifest):
+        raise IndexCorrupt(f"{d / MANIFEST}: edited or damaged (its own SHA-256 no longer matches); "
+                           f"{REBUILD_FULL_HINT}")
     listed = manifest["files"]
     unlisted = [n for n in REQUIRED_FILES if n not in listed]
     if unlisted or not any(n.startswith("bm25/") for n in listed):
@@ -555,7 +644,8 @@ def load_index(
                              f"({'; '.join(stale)}); {REBUILD_HINT}")
 
     try:
-        records = [json.loads(line) for line in data["passages.jsonl"].decode("utf-8").splitlines() if line]
+        # Split at "\n" only: a file written before escaping may hold U+2028 etc. inside its strings.
+        records = [json.loads(line) for line in data["passages.jsonl"].decode("utf-8").split("\n") if line]
         passages = [Passage(
             id=r["id"], source_id=r["source_id"], start=r["start"], end=r["end"], line_start=r["line_start"],
             line_end=r["line_end"], section=r["section"], text=r["text"], context=r["context"],

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qa.errors import IndexCorrupt, IndexMissing, IndexStale, QAError
-from qa.index import build_index, load_index
+from qa.index import build_index, load_index, sign_manifest
 from qa.search import Searcher
 from qa.settings import Settings
 
@@ -126,7 +126,8 @@ def _edit_manifest(index: Path, change) -> None:
     path = current_file(index, "manifest.json")
     manifest = json.loads(path.read_text(encoding="utf-8"))
     change(manifest)
-    path.write_text(json.dumps(manifest), encoding="utf-8")
+    # Re-signed, as a deliberate edit would be: what is tested is the check after the signature's.
+    path.write_text(json.dumps(sign_manifest(manifest)), encoding="utf-8")
 
 
 def test_manifest_without_a_needed_file_is_refused(built, tiny_corpus):

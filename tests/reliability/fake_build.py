@@ -1,0 +1,18 @@
+"""`ipt-qa` with the deterministic fake embedder in place of the model, for tests of the command's own
+messages (the model would only add seconds of loading to a run that fails before it embeds anything)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import qa.service  # noqa: E402
+from qa.cli import main  # noqa: E402
+from qa.embed import HashEmbedder  # noqa: E402
+
+qa.service.load_embedder = HashEmbedder
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
