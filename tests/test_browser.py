@@ -19,7 +19,7 @@ from qa.safety import CRISIS_NOTICE
 pytestmark = [pytest.mark.browser, pytest.mark.model, *GRADIO_PANDAS_NOISE]
 
 XSS = "<img src=x onerror=alert(1)> <script>alert(2)</script> ${alert(3)} {{alert(4)}}"
-WEAK = "Does insurance pay for IPT?"  # answered, with a weak-match warning (similarity 0.56 today)
+WEAK = "Is IPT available on the NHS?"  # answered, with a weak-match warning (p_unanswered 0.42 today)
 
 
 @pytest.fixture(scope="module")
