@@ -576,6 +576,12 @@ def run_eval_command(args) -> int:
     if args.run and (args.baseline or args.save_run or args.export_beir):
         raise GoldError("--run scores a file of another system; it does not combine with --baseline, "
                         "--save-run or --export-beir")
+    if args.report is not None and str(args.report) != "-":
+        where = Path(args.report)
+        if where.is_dir():
+            raise GoldError(f"--report {where}: is a directory; give the report's file name, e.g. {where / 'report.md'}")
+        if not where.parent.is_dir():
+            raise GoldError(f"--report {where}: no directory {where.parent}; create it or choose another place")
     gold_path = Path(args.gold or DEFAULT_GOLD)
     questions = load_gold(gold_path)
     texts = {s.id: s.text for s in load_corpus(args.corpus)}

@@ -212,3 +212,15 @@ def test_edited_manifest_is_refused_in_one_line(tiny_corpus, tmp_path, fake_embe
     assert "manifest.json" in str(refused.value) and "build --full" in str(refused.value)
     build_index(tiny_corpus, index, fake_embedder, full=True)  # and the advice repairs it
     assert load_index(index, tiny_corpus).passages
+
+
+@pytest.mark.parametrize("where, says", [("missing/report.md", "no directory"), (".", "is a directory")])
+def test_eval_report_into_a_missing_directory_or_onto_one_is_one_line(tmp_path, capsys, where, says):
+    """Checked before the model loads: one line on standard error, exit 2, nothing written."""
+    from qa.cli import main
+
+    target = tmp_path / where
+    rc = main(["eval", "--report", str(target)])
+    err = capsys.readouterr().err
+    assert rc == 2 and says in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "missing").exists()
