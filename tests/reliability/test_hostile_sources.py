@@ -22,7 +22,7 @@ from qa.search import Searcher
 from qa.settings import Settings
 from rel_support import ROOT, child_env
 
-SETTINGS = Settings(abstain_min_similarity=-1.0)  # the fake embedder's cosines are not MiniLM's
+SETTINGS = Settings(abstain=False)  # the fake embedder's cosines are not MiniLM's
 SEPARATORS = {"LINE SEPARATOR": "\u2028", "PARAGRAPH SEPARATOR": "\u2029", "NEXT LINE": "\x85"}
 
 
