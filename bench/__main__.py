@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         from qa.search import Searcher
 
         from .common import gold_questions
-        from .profile import profile_asks, summary
+        from .query_profile import profile_asks, summary
 
         s0 = Searcher(searcher.index, searcher.embedder, searcher.settings, cache_size=0)
         qs = gold_questions()
