@@ -41,7 +41,7 @@ from .corpus import display_path, corpus_fingerprint, read_corpus, read_manifest
 from .embed import Embedder
 from .errors import CorpusError, IndexCorrupt, IndexMissing, IndexProblem, IndexStale
 from .passages import Passage, segment, sentence_contexts
-from .settings import INDEX_FORMAT_VERSION, Settings
+from .settings import ANN_THRESHOLD, HNSW_EF_SEARCH, INDEX_FORMAT_VERSION, Settings
 from .text import analyze
 
 CURRENT = "current"
@@ -50,8 +50,8 @@ MANIFEST = "manifest.json"
 # Files every build has (besides bm25/*); a manifest that does not list one of them is damaged.
 REQUIRED_FILES = ("passages.jsonl", "vectors.npy", "sentences.npy", "sentence_offsets.npy", "dense.faiss")
 EMBED_BATCH = 64
-# Above this many passages an exact FAISS search gives way to HNSW (see bench/RESULTS.md for the measurement).
-HNSW_THRESHOLD = 50_000
+# From this many passages on, the dense index is HNSW instead of exact (qa/settings.py, shared with the search).
+HNSW_THRESHOLD = ANN_THRESHOLD
 
 
 @dataclass
@@ -212,7 +212,7 @@ def _faiss_bytes(vectors: np.ndarray) -> bytes:
     if len(vectors) >= HNSW_THRESHOLD:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
@@ -574,6 +574,8 @@ def load_index(
         fidx = faiss.deserialize_index(np.frombuffer(data["dense.faiss"], dtype=np.uint8))
     except RuntimeError as e:
         raise IndexCorrupt(f"{d / 'dense.faiss'}: unreadable ({e}); {REBUILD_FULL_HINT}") from None
+    if hasattr(fidx, "hnsw"):
+        fidx.hnsw.efSearch = HNSW_EF_SEARCH  # a build of an older version stored efSearch 128
     try:
         # bm25s reads the files itself; they were hash-checked just above, and a build directory is never
         # written again once installed, so what it reads is what was checked.

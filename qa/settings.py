@@ -11,6 +11,13 @@ MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 # Bump when the layout of the index directory or the meaning of a stored field changes.
 INDEX_FORMAT_VERSION = 2  # 2: sentences no longer end at initials ("Myrna M. Weissman")
 
+# The one switch between exact and approximate dense search, used by the build (qa/index.py: which FAISS
+# index) and by the search (qa/search.py: a matrix-vector product over all passages, or the HNSW top list).
+# Chosen in bench/RESULTS.md ("Performance II"): HNSW M=32 with efSearch 512 keeps recall@50 >= 0.99 on real
+# vectors, and at 20k passages the exact product already costs about as much as that HNSW search.
+ANN_THRESHOLD = 20_000
+HNSW_EF_SEARCH = 512
+
 
 @dataclass(frozen=True)
 class Settings:
