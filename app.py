@@ -36,6 +36,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 
 from qa import page  # noqa: E402
+from qa.batcher import AskBatcher  # noqa: E402
 from qa.bodylimit import BodyLimit  # noqa: E402
 from qa.corpus import file_sha256, load_corpus  # noqa: E402
 from qa.errors import QAError  # noqa: E402
@@ -51,6 +52,9 @@ DEFAULT_PASSAGES = 5
 # cost, seen on /echo, is then the limit).
 CONCURRENCY = 4
 QUEUE_SIZE = 64
+# /ask: up to this many questions at once, embedded together (qa/batcher.py; 1 = each on its own). Measured
+# with 32 concurrent gradio_clients in `python -m bench --only 2` (bench/RESULTS.md, Performance II).
+ASK_BATCH = 16
 GENERIC_ERROR = ("Something went wrong while answering. Please try again; if it keeps happening, tell the "
                  "maintainers.")
 
@@ -206,6 +210,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
     docs = load_source_docs(searcher, corpus_dir)
     source_choices = [(info.title, sid) for sid, info in searcher.index.sources.items()]
     all_ids = [sid for _, sid in source_choices]
+    batcher = AskBatcher(searcher, max_batch=ASK_BATCH)
 
     def ask(question: str, k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> str:
         """The JSON line `ipt-qa ask --json` prints for `question` (sources: ids to search; None or [] = all)."""
@@ -215,7 +220,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
             raise gr.Error(f"k must be a whole number, not {k!r}", print_exception=False) from None
         try:
             chosen = [sources] if isinstance(sources, str) else list(sources or [])
-            answer = searcher.ask(question, k=k, sources=chosen or None)
+            answer = batcher.ask(question, k=k, sources=chosen or None)
             return json.dumps(answer.to_dict(), ensure_ascii=False)
         except QAError as e:
             raise gr.Error(str(e), print_exception=False) from None
@@ -295,7 +300,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         for area in (examples, results):
             area.example(show_example, [k, sources], [question, results, source], api_visibility="private")
         results.cite(open_source, None, source, api_visibility="private")
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", concurrency_limit=ASK_BATCH if ASK_BATCH > 1 else "default")
         gr.api(echo, api_name="echo")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
