@@ -112,7 +112,9 @@ class Searcher:
         6x slower at 10k passages); above it the HNSW index's top `candidates * 20`, the rest -1."""
         n = len(self.index)
         if n < ANN_THRESHOLD:
-            return self.index.vectors @ np.asarray(qvec, dtype=np.float32)
+            # einsum's own loop, not `@`: OpenBLAS splits a large matrix-vector product over its threads, and
+            # next to torch's threads on a busy machine that took 12-28 ms instead of 0.3-0.5 ms at 10k.
+            return np.einsum("ij,j->i", self.index.vectors, np.asarray(qvec, dtype=np.float32))
         k = min(n, self.settings.candidates * 20)
         sims, ids = self.index.faiss_index.search(qvec.reshape(1, -1), k)
         out = np.full(n, -1.0, dtype=np.float32)
