@@ -40,6 +40,7 @@ import gradio as gr  # noqa: E402
 from qa import page  # noqa: E402
 from qa.apitypes import AskRecord, as_record  # noqa: E402
 from qa import routes as api_routes  # noqa: E402
+from qa.batcher import AskBatcher  # noqa: E402
 from qa.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
 from qa.corpus import file_sha256, load_corpus  # noqa: E402
 from qa.errors import QAError  # noqa: E402
@@ -58,6 +59,9 @@ QUEUE_SIZE = 64
 # Browser sessions whose (small, see _keep_no_session_values) state Gradio keeps; older ones are dropped, which
 # this page, holding no gr.State, does not notice. Measured: about 45 KB each, so at most ~45 MB.
 SESSION_CAPACITY = 1000
+# /ask: up to this many questions at once, embedded together (qa/batcher.py; 1 = each on its own). Measured
+# with 32 concurrent gradio_clients in `python -m bench --only 2` (bench/RESULTS.md, Performance II).
+ASK_BATCH = 16
 GENERIC_ERROR = ("Something went wrong while answering. Please try again; if it keeps happening, tell the "
                  "maintainers.")
 
@@ -371,13 +375,14 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
     docs = _LiveDocs(searcher, corpus_dir)
     source_choices = [(info.title, sid) for sid, info in searcher.index.sources.items()]
     all_ids = [sid for _, sid in source_choices]
+    batcher = AskBatcher(searcher, max_batch=ASK_BATCH)
 
     def ask(question: str = "", k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> AskRecord:
         """The record `ipt-qa ask --json` prints for `question` (sources: ids to search; None or [] = all)."""
         k = _whole_k(k)
         try:
             chosen = [sources] if isinstance(sources, str) else list(sources or [])
-            answer = searcher.ask(question, k=k, sources=chosen or None)
+            answer = batcher.ask(question, k=k, sources=chosen or None)
             return as_record(answer)
         except QAError as e:
             raise gr.Error(str(e), print_exception=False) from None
@@ -468,7 +473,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         gr.HTML(page.privacy_html(), js_on_load=None, elem_id="privacy")  # footer: questions are not stored
         results.cite(open_source, None, source, api_visibility="private").then(
             fn=None, js=AFTER_CITE_JS, api_visibility="private")
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", concurrency_limit=ASK_BATCH if ASK_BATCH > 1 else "default")
         gr.api(echo, api_name="echo")
     _bound_every_route(demo)
     # /healthz, /readyz and /api/v1/ask (qa/routes.py), served beside the page by `launch`.

@@ -95,6 +95,27 @@ def run(report: Report, searcher, rounds: int = 2, seed: int = 0) -> dict:
     report.add(Figure(SECTION, "ask(q) never-seen words (question cache + spell-fix memo cleared)", "ms", cold,
                       "model.encode([q])", enc_n, paired_ratios=paired_n))
 
+    # Before/after issue 14 on the real index: the same never-seen-words questions through the old dense
+    # scores, argsorts and difflib spelling repair (bench/before.py) and the new code, back to back.
+    from .before import BeforeSearcher, DifflibSpellFixer
+
+    b0 = BeforeSearcher(s0.index, s0.embedder, s0.settings, cache_size=0)
+    t_new, t_old = [], []
+    for i, q in enumerate(qs[::2]):
+        SpellFixer.fix.cache_clear()
+        DifflibSpellFixer.fix.cache_clear()
+        if i % 2:
+            to, _ = timed(b0.ask, q)
+            tn, _ = timed(s0.ask, q)
+        else:
+            tn, _ = timed(s0.ask, q)
+            to, _ = timed(b0.ask, q)
+        t_new.append(tn * 1e3)
+        t_old.append(to * 1e3)
+    report.add(Figure(SECTION, "ask(q) never-seen words on the 5 sources, after vs before issue 14", "ms", t_new,
+                      "before (same questions, back to back)", t_old,
+                      paired_ratios=[a / b for a, b in zip(t_new, t_old)]))
+
     # Batches: ask_many with one model call for 32 questions.
     batch_t, enc_b, paired_b = [], [], []
     for r in range(rounds):

@@ -218,7 +218,7 @@ def tile_index(index, n_target: int, sigma: float = 0.015, seed: int = 0):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def run(report: Report, searcher, scale: int = 10_000, embed_max: int = 10_000, build_sample: int = 500,
+def run_synthetic_10k(report: Report, searcher, scale: int = 10_000, embed_max: int = 10_000, build_sample: int = 500,
         rss_repeats: int = 2, use_cache: bool = True, seed: int = 0) -> dict:
     """Section 5; see the module docstring. `use_cache=False` embeds the scale corpus with the model."""
     from qa.index import HNSW_THRESHOLD, load_index

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ class CachingEmbedder:
         self._saved = 0
         self.hits = 0
         self.misses = 0
+        self.model_seconds = 0.0  # time spent inside the real model's encode (the rest of a build is not the model)
         keys_file, vec_file = self.directory / "keys.json", self.directory / "vectors.npy"
         if keys_file.is_file() and vec_file.is_file():
             try:
@@ -70,7 +72,9 @@ class CachingEmbedder:
         with self._lock:
             todo = list({k: i for i, k in enumerate(keys) if k not in self._rows}.values())
             if todo:
+                t0 = time.perf_counter()
                 fresh = self.inner.encode([texts[i] for i in todo])
+                self.model_seconds += time.perf_counter() - t0
                 base = len(self._rows)
                 for n, i in enumerate(todo):
                     self._rows[keys[i]] = base + n

@@ -12,16 +12,24 @@ from .common import ROOT, Figure, Report, free_port, gold_questions, percentile,
 SECTION = "2"
 
 
-def start_app(searcher, tries: int = 3):
+def start_app(searcher, tries: int = 3, ask_batch: int | None = None):
     """Build the real page (app.build_demo) for `searcher` and serve it on a free loopback port, without
-    blocking. Returns (demo, url); `demo.close()` stops it."""
+    blocking. Returns (demo, url); `demo.close()` stops it. `ask_batch=1` builds /ask as it was before
+    batching (each question on its own, the default concurrency limit)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import app
 
     last = None
     for _ in range(tries):  # a free port can be taken by someone else between the probe and the bind
-        demo = app.build_demo(searcher)
+        saved = getattr(app, "ASK_BATCH", None)
+        if ask_batch is not None:
+            app.ASK_BATCH = ask_batch
+        try:
+            demo = app.build_demo(searcher)
+        finally:
+            if ask_batch is not None:
+                app.ASK_BATCH = saved
         port = free_port()
         try:
             app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
@@ -120,41 +128,59 @@ def run(report: Report, searcher, n_clients: int = 32, total: int = 320, single:
         report.add(Figure(SECTION, "plain HTTP /gradio_api/call/ask round trip (httpx)", "ms", ask_r,
                           "same for /echo", echo_r, paired_ratios=paired_r))
 
-        # Throughput: load generators in child processes, rounds alternating one client and n_clients.
+        # Throughput: load generators in child processes. Per round: one client, then n_clients on the
+        # batched /ask, on the same app built as before batching (ASK_BATCH=1, on its own port, same
+        # Searcher), and on /echo (the protocol's ceiling), so that each ratio is of the same minutes.
+        before_demo, url_before = start_app(s0, ask_batch=1)
         per_client = max(1, total // n_clients)
         single_tp, conc_tp, single_lat, conc_lat, errors = [], [], [], [], []
-        for r in range(rounds):
-            one = load(url, 1, single, offset=r * 7)
-            many = load(url, n_clients, per_client, offset=r * 11)
-            single_tp.append(one["rps"])
-            single_lat += one["latencies_ms"]
-            conc_tp.append(many["rps"])
-            conc_lat += many["latencies_ms"]
-            errors += one["errors"] + many["errors"]
-        sent = rounds * (single + n_clients * per_client)
+        before_tp, before_lat, echo_tp, echo_lat = [], [], [], []
+        try:
+            for r in range(rounds):
+                one = load(url, 1, single, offset=r * 7)
+                many = load(url, n_clients, per_client, offset=r * 11)
+                old = load(url_before, n_clients, per_client, offset=r * 11)
+                echo_many = load(url, n_clients, per_client, echo=True)
+                single_tp.append(one["rps"])
+                single_lat += one["latencies_ms"]
+                conc_tp.append(many["rps"])
+                conc_lat += many["latencies_ms"]
+                before_tp.append(old["rps"])
+                before_lat += old["latencies_ms"]
+                echo_tp.append(echo_many["rps"])
+                echo_lat += echo_many["latencies_ms"]
+                errors += one["errors"] + many["errors"] + old["errors"] + echo_many["errors"]
+        finally:
+            before_demo.close()
+        sent = rounds * (single + 3 * n_clients * per_client)
+        import app
+
+        batch = getattr(app, "ASK_BATCH", 1)
+        report.add(Figure(SECTION, f"/ask throughput at {n_clients} gradio_clients (batched, ASK_BATCH={batch}) vs "
+                          f"/echo at {n_clients}, same rounds", "req/s", conc_tp, f"/echo, {n_clients} gradio_clients",
+                          echo_tp, min_ratio=0.9, note=f"{rounds} rounds"))
+        report.add(Figure(SECTION, f"before: /ask throughput at {n_clients} gradio_clients (unbatched) vs /echo",
+                          "req/s", before_tp, f"/echo, {n_clients} gradio_clients", echo_tp))
+        report.add(Figure(SECTION, f"/ask throughput at {n_clients} gradio_clients, batched vs before", "req/s",
+                          conc_tp, "before (unbatched), same rounds", before_tp))
+        report.add(Figure(SECTION, f"/ask latency under {n_clients} gradio_clients, batched", "ms", conc_lat,
+                          "before (unbatched), same rounds", before_lat))
+        report.add(Figure(SECTION, f"/ask latency under {n_clients} gradio_clients, batched", "ms", conc_lat,
+                          f"/echo latency under {n_clients} gradio_clients", echo_lat))
         report.add(Figure(SECTION, f"/ask throughput, {n_clients} concurrent gradio_clients x {per_client} requests",
                           "req/s", conc_tp, "one gradio_client, back to back", single_tp, min_ratio=4.0,
                           note=f"{rounds} rounds; errors {len(errors)} of {sent}"))
-        report.add(Figure(SECTION, f"/ask latency under {n_clients} concurrent gradio_clients", "ms", conc_lat,
-                          "one gradio_client, back to back", single_lat))
-        report.note(SECTION, f"errors: {len(errors)} of {sent} /ask requests"
-                    + (f"; first: {errors[0]}" if errors else "") + f"; p95 latency with {n_clients} clients "
-                    f"{percentile(conc_lat, 95):.0f} ms vs {percentile(single_lat, 95):.0f} ms alone")
-        # Ceilings: what the protocol alone sustains (/echo), and /ask without gradio_client's polling.
-        # (half the requests: these two are context, not targets)
+        report.note(SECTION, f"errors: {len(errors)} of {sent} load requests"
+                    + (f"; first: {errors[0]}" if errors else "") + f"; p95 latency with {n_clients} clients: "
+                    f"batched {percentile(conc_lat, 95):.0f} ms, before {percentile(before_lat, 95):.0f} ms, /echo "
+                    f"{percentile(echo_lat, 95):.0f} ms; one client alone {percentile(single_lat, 95):.0f} ms")
         short = max(1, per_client // 2)
-        echo_one = load(url, 1, single // 2, echo=True)
-        echo_many = load(url, n_clients, short, echo=True)
-        report.add(Figure(SECTION, f"/echo throughput, {n_clients} concurrent gradio_clients (protocol ceiling)",
-                          "req/s", [echo_many["rps"]], "one gradio_client /echo", [echo_one["rps"]]))
-        report.add(Figure(SECTION, f"/ask throughput at {n_clients} gradio_clients vs /echo at {n_clients}",
-                          "req/s", conc_tp, f"/echo, {n_clients} gradio_clients", [echo_many["rps"]]))
         raw_one = load(url, 1, single // 2, raw=True)
         raw_many = load(url, n_clients, short, raw=True)
         report.add(Figure(SECTION, f"/ask throughput, {n_clients} concurrent plain-HTTP clients", "req/s",
                           [raw_many["rps"]], "one plain-HTTP client", [raw_one["rps"]]))
-        errors += echo_one["errors"] + echo_many["errors"] + raw_one["errors"] + raw_many["errors"]
-        sent += 2 * (single // 2 + n_clients * short)
+        errors += raw_one["errors"] + raw_many["errors"]
+        sent += single // 2 + n_clients * short
         report.note(SECTION, f"errors over every load run (/ask, /echo, plain HTTP): {len(errors)} of {sent}")
         c.close()
         return {"errors": errors, "sent": sent}

@@ -41,7 +41,7 @@ from .corpus import display_path, corpus_fingerprint, read_corpus, read_manifest
 from .embed import Embedder
 from .errors import CorpusError, IndexCorrupt, IndexMissing, IndexProblem, IndexStale
 from .passages import ListLeadIns, Passage, segment, sentence_contexts
-from .settings import INDEX_FORMAT_VERSION, Settings
+from .settings import ANN_THRESHOLD, HNSW_EF_SEARCH, INDEX_FORMAT_VERSION, Settings
 from .text import analyze
 
 CURRENT = "current"
@@ -53,8 +53,8 @@ EMBED_BATCH = 64
 # A source at least this long gets a line in the build's log (at a terminal every source gets a bar).
 LONG_SOURCE_CHARS = 1_000_000
 LONG_EMBEDDING = 20_000  # ... and so does an embedding step of at least this many texts (minutes of work)
-# Above this many passages an exact FAISS search gives way to HNSW (see bench/RESULTS.md for the measurement).
-HNSW_THRESHOLD = 50_000
+# From this many passages on, the dense index is HNSW instead of exact (qa/settings.py, shared with the search).
+HNSW_THRESHOLD = ANN_THRESHOLD
 
 
 @dataclass
@@ -236,7 +236,7 @@ def _faiss_bytes(vectors: np.ndarray) -> bytes:
     if len(vectors) >= HNSW_THRESHOLD:
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
@@ -665,6 +665,8 @@ def _load_build(index_dir: Path, corpus_dir, d: Path | None, *, settings, model_
         fidx = faiss.deserialize_index(np.frombuffer(data["dense.faiss"], dtype=np.uint8))
     except RuntimeError as e:
         raise IndexCorrupt(f"{d / 'dense.faiss'}: unreadable ({e}); {REBUILD_FULL_HINT}") from None
+    if hasattr(fidx, "hnsw"):
+        fidx.hnsw.efSearch = HNSW_EF_SEARCH  # a build of an older version stored efSearch 128
     try:
         # bm25s reads the files itself; they were hash-checked just above, and a build directory is never
         # written again once installed, so what it reads is what was checked.

@@ -17,6 +17,13 @@ INDEX_FORMAT_VERSION = 3
 # file is refused at once with a message, rather than a build that runs for hours; split it into sources.
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
 
+# The one switch between exact and approximate dense search, used by the build (qa/index.py: which FAISS
+# index) and by the search (qa/search.py: a matrix-vector product over all passages, or the HNSW top list).
+# Chosen in bench/RESULTS.md ("Performance II"): HNSW M=32 with efSearch 512 keeps recall@50 >= 0.99 on real
+# vectors, and at 20k passages the exact product already costs about as much as that HNSW search.
+ANN_THRESHOLD = 20_000
+HNSW_EF_SEARCH = 512
+
 
 @dataclass(frozen=True)
 class Settings:

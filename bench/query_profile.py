@@ -1,4 +1,4 @@
-"""Profile the query path: `python -m bench.profile [--cached] [--rounds N] [--pyinstrument] [--index DIR]`.
+"""Profile the query path: `python -m bench.query_profile [--cached] [--rounds N] [--pyinstrument] [--index DIR]`.
 
 cProfile (always available) over `Searcher.ask` for the gold questions, with the question cache off
 (default: model call included) or on (`--cached`: the pipeline alone). Prints the functions by own time
