@@ -163,7 +163,7 @@ class Searcher:
         if n < ANN_THRESHOLD:
             # einsum's own loop, not `@`: OpenBLAS splits a large matrix-vector product over its threads, and
             # next to torch's threads on a busy machine that took 12-28 ms instead of 0.3-0.5 ms at 10k.
-            return np.einsum("ij,j->i", self.index.vectors, np.asarray(qvec, dtype=np.float32))
+            return np.einsum("ij,j->i", self.index.vectors, np.asarray(qvec, dtype=np.float32).reshape(-1))
         k = min(n, self.settings.candidates * 20)
         sims, ids = self.index.faiss_index.search(qvec.reshape(1, -1), k)
         out = np.full(n, -1.0, dtype=np.float32)
