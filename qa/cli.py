@@ -121,7 +121,7 @@ def cmd_ask(args) -> int:
     if not batch and not " ".join(questions[0].split()):
         return _fail("the question is empty; type a question about Interpersonal Psychotherapy (IPT)")
     if not 1 <= args.k <= 50:
-        return _fail(f"-k must be between 1 and 50, not {args.k}")
+        return _fail(f"-k must be a whole number from 1 to 50, not {args.k}")
     from .service import open_searcher
 
     searcher = open_searcher(args.index, args.corpus)

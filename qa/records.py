@@ -41,7 +41,7 @@ class Hit(Citation):
     @property
     def relevance(self) -> str:
         """The label a person reads ("strong match"); without a computed label, the passage similarity's."""
-        if self.label:
+        if self.label in ("strong", "good", "partial"):
             return f"{self.label} match"
         if self.similarity >= 0.55:
             return "strong match"

@@ -353,7 +353,7 @@ class Searcher:
         if mode not in MODES:
             raise QuestionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if not 1 <= int(k) <= 50:
-            raise QuestionError(f"k must be between 1 and 50, not {k}")
+            raise QuestionError(f"k must be a whole number from 1 to 50, not {k}")
         allowed = self._allowed(sources)
         cleaned: list[tuple[str, list[str]] | QuestionError] = []
         for q in questions:

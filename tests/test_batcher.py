@@ -125,13 +125,14 @@ def test_ask_endpoint_answers_concurrent_callers_as_one_caller_alone(real_search
         except Exception as e:  # noqa: BLE001
             expected.append(str(e))
     with serve(real_searcher) as url:
-        clients = [Client(url, analytics_enabled=False, verbose=False) for _ in jobs]
+        # download_files=False: gradio_client would take each passage (a dict with a "path") for a file.
+        clients = [Client(url, analytics_enabled=False, verbose=False, download_files=False) for _ in jobs]
         start = threading.Barrier(len(jobs))
 
         def call(i):
             start.wait()
             try:
-                return json.loads(clients[i].predict(*jobs[i], api_name="/ask"))
+                return clients[i].predict(*jobs[i], api_name="/ask")  # the record itself
             except Exception as e:  # noqa: BLE001 - gradio_client raises AppError with the server's message
                 return str(e)
 

@@ -315,8 +315,9 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
                 # The client library's own message (httpx adds a second line with a link to MDN).
                 first = r["error"].strip().splitlines()[0]
                 assert "Traceback" not in r["error"] and len(first) < 300, r["error"]
-                # Seen: "CancelledError" (gradio_client, the event stream was cut) and nginx's JSON 502 for a join.
-                assert re.match(r"[A-Za-z_.]+Error: ", first), first
+                # Seen: "CancelledError" with no message (gradio_client, when the event stream is cut; its own
+                # behaviour, not the server's) and nginx's JSON 502 for a join. Either way one line naming the error.
+                assert re.fullmatch(r"[A-Za-z_.]+Error:( .*)?", first), first
     assert all(r["ok"] for rs in results.values() for r in rs if r["t1"] < t_kill)
     api_after = [a for a in api if a["t0"] > t_kill]
     assert api_after and all(a["status"] == 200 for a in api_after), [a for a in api_after if a["status"] != 200][:3]

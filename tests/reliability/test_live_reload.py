@@ -99,10 +99,11 @@ def test_running_page_answers_from_the_new_build_after_edit_and_build(real_index
     demo = app.build_demo(searcher, corpus)
     _, url, _ = app.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
-        client = Client(url, analytics_enabled=False, verbose=False)
+        # download_files=False: gradio_client would take each passage (a dict with a "path") for a file.
+        client = Client(url, analytics_enabled=False, verbose=False, download_files=False)
 
         def ask() -> dict:
-            return json.loads(client.predict(QUESTION, 5, None, api_name="/ask"))
+            return client.predict(QUESTION, 5, None, api_name="/ask")  # the record itself
 
         first = ask()
         check_verbatim(first, corpus)

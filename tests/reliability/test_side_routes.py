@@ -26,7 +26,8 @@ PAUSE = 0.3
 
 
 class SlowSearcher:
-    """The real searcher, slowed down and watched: the most questions answered at the same time."""
+    """The real searcher, slowed down and watched: the most searches running at the same time, and how many
+    questions were answered."""
 
     def __init__(self, searcher):
         self._searcher = searcher
@@ -36,17 +37,24 @@ class SlowSearcher:
     def __getattr__(self, name):
         return getattr(self._searcher, name)
 
-    def ask(self, *args, **kwargs):
+    def _watched(self, answered: int, call):
         with self._lock:
             self.running += 1
             self.most = max(self.most, self.running)
         try:
             time.sleep(PAUSE)
-            return self._searcher.ask(*args, **kwargs)
+            return call()
         finally:
             with self._lock:
                 self.running -= 1
-                self.done += 1
+                self.done += answered
+
+    def ask(self, *args, **kwargs):
+        return self._watched(1, lambda: self._searcher.ask(*args, **kwargs))
+
+    def ask_many(self, questions, *args, **kwargs):
+        # /ask embeds concurrent questions together (qa/batcher.py): one call, len(questions) answers.
+        return self._watched(len(questions), lambda: self._searcher.ask_many(questions, *args, **kwargs))
 
 
 @pytest.fixture(scope="module")
