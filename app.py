@@ -1,4 +1,4 @@
-"""The learner's web page (Gradio): wiring only; the answers come from `qa`, the markup from `qa.page`.
+"""The learner's web page (Gradio): wiring only; the answers come from `qa`, the markup from `qa.present.page`.
 
 Run it with `python app.py [--host 127.0.0.1] [--port 7860]` or `ipt-qa serve`.
 
@@ -10,7 +10,7 @@ API (also listed under "Use via API" at the foot of the page), for `gradio_clien
         sources: list[str] | None = None
                              source ids to search (see corpus/sources.toml); None or [] searches all
         returns the record itself, the same object as one line of `ipt-qa ask --json` (shape:
-        docs/ask-record.schema.json; typed as qa.apitypes.AskRecord, which view_api() shows).
+        docs/ask-record.schema.json; typed as qa.serve.apitypes.AskRecord, which view_api() shows).
         download_files=False matters: gradio_client 2.x (protocol sse_v3) takes every dict in a result
         that has a string "path" for a file to download, and every passage has a "path" (its source
         file), so a default Client fails with "403 Forbidden .../file=corpus/...".
@@ -37,14 +37,14 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 
-from qa import page  # noqa: E402
-from qa.apitypes import AskRecord, as_record  # noqa: E402
-from qa import routes as api_routes  # noqa: E402
-from qa.batcher import AskBatcher  # noqa: E402
-from qa.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
-from qa.corpus import file_sha256, load_corpus  # noqa: E402
+from qa.present import page  # noqa: E402
+from qa.serve.apitypes import AskRecord, as_record  # noqa: E402
+from qa.serve import routes as api_routes  # noqa: E402
+from qa.serve.batcher import AskBatcher  # noqa: E402
+from qa.serve.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
+from qa.ingest.corpus import file_sha256, load_corpus  # noqa: E402
 from qa.errors import QAError  # noqa: E402
-from qa.service import DEFAULT_CORPUS, DEFAULT_INDEX, PROJECT_DIR, open_searcher  # noqa: E402
+from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX, PROJECT_DIR, open_searcher  # noqa: E402
 
 log = logging.getLogger("ipt-qa.app")
 
@@ -78,7 +78,7 @@ THEME = gr.themes.Default(primary_hue="blue", font=["system-ui", "sans-serif"],
     button_primary_background_fill_dark="#2563eb", button_primary_background_fill_hover_dark="#1d4ed8",
     button_primary_text_color="#ffffff", button_primary_text_color_dark="#ffffff")
 
-# One delegated listener per gr.HTML: the markup (qa.page) carries data-* buttons, never scripts or handlers.
+# One delegated listener per gr.HTML: the markup (qa.present.page) carries data-* buttons, never scripts or handlers.
 # The question box gets dir="auto" (Gradio only offers ltr or rtl) so a right-to-left question reads right.
 EXAMPLES_JS = """
 const setDir = () => {
@@ -333,7 +333,7 @@ def load_source_docs(searcher, corpus_dir: str | os.PathLike | None = None) -> d
 
 class _LiveDocs:
     """The source texts of the build the searcher answers from now: read again whenever a new build is
-    swapped in (qa.service.LiveSearcher), so the source view never highlights a superseded text."""
+    swapped in (qa.serve.service.LiveSearcher), so the source view never highlights a superseded text."""
 
     def __init__(self, searcher, corpus_dir):
         self._searcher, self._corpus_dir = searcher, corpus_dir

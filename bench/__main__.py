@@ -31,7 +31,7 @@ os.environ.setdefault("DISABLE_TQDM", "1")
 
 def _open_searcher(report):
     from qa.errors import IndexMissing, IndexStale
-    from qa.service import open_searcher
+    from qa.serve.service import open_searcher
 
     try:
         return open_searcher(rebuild="never")

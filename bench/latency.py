@@ -78,7 +78,7 @@ def run(report: Report, searcher, rounds: int = 2, seed: int = 0) -> dict:
 
     # Cold: also the spell fixer's memo (an lru_cache shared by all Searchers) is emptied, as for a question
     # the process has never seen words of.
-    from qa.text import SpellFixer
+    from qa.ingest.text import SpellFixer
 
     enc_n, cold, paired_n = [], [], []
     for i, q in enumerate(qs[::2]):  # half the questions: enough for a median, and a cold call is slow

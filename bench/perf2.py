@@ -70,8 +70,8 @@ def _pairs(report, label, after_fn, before_fn, questions, unit="ms"):
 
 def big_vocabulary(size: int = 30_000, seed: int = 0) -> tuple[set[str], list[str]]:
     """(vocabulary, misspelt query words): real corpus words plus misspelt variants of them up to `size`."""
-    from qa.corpus import load_corpus
-    from qa.text import words
+    from qa.ingest.corpus import load_corpus
+    from qa.ingest.text import words
 
     rng = random.Random(seed)
     real = sorted({w for s in load_corpus(ROOT / "corpus") for w in words(s.text) if len(w) >= 4 and w.isalpha()})
@@ -102,7 +102,7 @@ def big_vocabulary(size: int = 30_000, seed: int = 0) -> tuple[set[str], list[st
 
 
 def spelling(report: Report, searcher) -> None:
-    from qa.text import SpellFixer
+    from qa.ingest.text import SpellFixer
 
     from .before import DifflibSpellFixer
 
@@ -215,7 +215,7 @@ def ann_recall(report: Report, searcher, ef_values=(128, 256, 512)) -> dict:
 
 
 def large_build(report: Report, searcher, build_sample: int = 200, seed: int = 0) -> dict:
-    from qa.index import load_index
+    from qa.index.build import load_index
     from qa.search import Searcher
 
     from .before import BeforeSearcher, before_faiss

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from qa.search import Searcher
-    from qa.service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
+    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
 
     from .common import gold_questions
 

@@ -58,7 +58,7 @@ def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, roun
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         report.note(SECTION, "skipped: nginx is not installed (apt-get install -y nginx)")
         return {}
-    from qa.service import DEFAULT_CORPUS, DEFAULT_INDEX
+    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX
 
     replicas = _replicas_module()
     work = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
@@ -131,8 +131,8 @@ def _health_cost(report: Report, searcher, port: int) -> None:
     file, and over HTTP against /healthz, which checks nothing."""
     import httpx
 
-    from qa.backend import LocalBackend
-    from qa.service import DEFAULT_CORPUS
+    from qa.serve.backend import LocalBackend
+    from qa.serve.service import DEFAULT_CORPUS
 
     backend = LocalBackend(searcher, DEFAULT_CORPUS)
     backend.readiness()

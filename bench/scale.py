@@ -43,7 +43,7 @@ SECTION = "5"
 def _timed_build(corpus: Path, index: Path, embedder, full: bool) -> tuple[float, object, list[float]]:
     """build_index with the time of each embedding batch recorded (through its `_checkpoint` hook). With a
     CachingEmbedder, its cache is saved every 100 batches, so an interrupted first run is not all lost."""
-    import qa.index as qi
+    import qa.index.build as qi
 
     stamps: list[float] = []
     original = qi._checkpoint
@@ -191,8 +191,8 @@ def tile_index(index, n_target: int, sigma: float = 0.015, seed: int = 0):
     import bm25s
     import faiss
 
-    from qa.index import LoadedIndex, _faiss_bytes
-    from qa.text import analyze
+    from qa.index.build import LoadedIndex, _faiss_bytes
+    from qa.ingest.text import analyze
 
     n = len(index)
     factor = math.ceil(n_target / n)
@@ -221,7 +221,7 @@ def tile_index(index, n_target: int, sigma: float = 0.015, seed: int = 0):
 def run_synthetic_10k(report: Report, searcher, scale: int = 10_000, embed_max: int = 10_000, build_sample: int = 500,
         rss_repeats: int = 2, use_cache: bool = True, seed: int = 0) -> dict:
     """Section 5; see the module docstring. `use_cache=False` embeds the scale corpus with the model."""
-    from qa.index import HNSW_THRESHOLD, load_index
+    from qa.index.build import HNSW_THRESHOLD, load_index
     from qa.search import Searcher
 
     from .synth import make_corpus

@@ -3,7 +3,7 @@
 Three kinds of child process, started in rotating order in each repeat:
 
 * baseline: imports sentence-transformers and loads the bundled model, encodes one string, exits
-  (`from qa.embed import MiniLMEmbedder; MiniLMEmbedder().encode(["x"])`, then prints its VmRSS);
+  (`from qa.index.embed import MiniLMEmbedder; MiniLMEmbedder().encode(["x"])`, then prints its VmRSS);
 * cli: `python -m qa ask --json "Who created IPT?"` on the already built index: time to the answer line;
 * app: `python app.py --port P`: time until `GET /` answers 200; then 50 questions through /ask and the
   served process's VmRSS (section 6).
@@ -26,7 +26,7 @@ SECTION_START = "3"
 SECTION_RSS = "6"
 QUESTION = "Who created IPT?"
 BASELINE_CODE = (
-    "from qa.embed import MiniLMEmbedder; MiniLMEmbedder().encode(['x'])\n"
+    "from qa.index.embed import MiniLMEmbedder; MiniLMEmbedder().encode(['x'])\n"
     "import sys; sys.stdout.write(''.join(l for l in open('/proc/self/status') if l.startswith(('VmRSS', 'VmHWM'))))\n"
 )
 

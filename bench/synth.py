@@ -23,9 +23,9 @@ _SENT_SPLIT = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z])")
 
 
 def real_material(corpus_dir: Path = ROOT / "corpus") -> tuple[list[str], list[str]]:
-    """(sentences, headings) of the real sources. Split here with a plain rule rather than by qa.passages,
+    """(sentences, headings) of the real sources. Split here with a plain rule rather than by qa.ingest.passages,
     so that the synthetic text (and the cached vectors of it) does not change when the segmenter does."""
-    from qa.corpus import load_corpus
+    from qa.ingest.corpus import load_corpus
 
     sentences, headings = [], set()
     for src in load_corpus(corpus_dir):
@@ -85,8 +85,8 @@ def _document(title: str, n_paragraphs: int, make: SentenceMaker, headings: list
 
 
 def _count_passages(text: str, title: str, path: Path) -> int:
-    from qa.corpus import Source
-    from qa.passages import segment
+    from qa.ingest.corpus import Source
+    from qa.ingest.passages import segment
 
     return len(segment(Source(id="x", title=title, path=path, text=text,
                               sha256=hashlib.sha256(text.encode()).hexdigest())))
@@ -151,7 +151,7 @@ def make_large_corpus(dest: Path, target_bytes: int = 10_000_000, seed: int = 0,
     `md_bytes_per_file` each up to the total. Returns {"files", "bytes", "md_files", "real_files"}."""
     import shutil
 
-    from qa.corpus import load_corpus
+    from qa.ingest.corpus import load_corpus
 
     dest = Path(dest)
     info = make_corpus(dest, small_passages, seed=seed)

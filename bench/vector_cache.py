@@ -32,7 +32,7 @@ def _key(text: str) -> str:
 
 
 class CachingEmbedder:
-    """Same interface as qa.embed.MiniLMEmbedder (model_id, weights_sha256, dim, encode)."""
+    """Same interface as qa.index.embed.MiniLMEmbedder (model_id, weights_sha256, dim, encode)."""
 
     def __init__(self, inner, directory: Path | None = None):
         self.inner = inner

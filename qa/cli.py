@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import QAError
-from .service import DEFAULT_CORPUS, DEFAULT_INDEX
+from qa.errors import QAError
+from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX
 
 EXIT_USAGE = 2
 
@@ -122,7 +122,7 @@ def cmd_ask(args) -> int:
         return _fail("the question is empty; type a question about Interpersonal Psychotherapy (IPT)")
     if not 1 <= args.k <= 50:
         return _fail(f"-k must be a whole number from 1 to 50, not {args.k}")
-    from .service import open_searcher
+    from qa.serve.service import open_searcher
 
     searcher = open_searcher(args.index, args.corpus)
     first = True
@@ -140,12 +140,12 @@ def cmd_ask(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .index import build_index
-    from .service import load_embedder
+    from qa.index.build import build_index
+    from qa.serve.service import load_embedder
 
     report = build_index(args.corpus, args.index, load_embedder(), full=args.full)
     print(report.summary())
-    from .evaluate import DEFAULT_GOLD, validate_gold_file
+    from qa.evaluate.scoring import DEFAULT_GOLD, validate_gold_file
 
     # The gold set quotes the project's corpus: re-validate it when that corpus was rebuilt.
     if DEFAULT_GOLD.is_file() and Path(args.corpus).resolve() == DEFAULT_CORPUS.resolve():
@@ -160,7 +160,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import run_eval_command
+    from qa.evaluate.scoring import run_eval_command
 
     return run_eval_command(args)
 

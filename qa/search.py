@@ -9,19 +9,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .abstain import AbstainModel, decide, load_model, weak_match
-from .answertype import holds, kind_of
-from .embed import Embedder
-from .errors import QAError
-from .furniture import KINDS as FURNITURE_KINDS, asks_for, furniture_kind
-from .fuse import convex, ranked, rrf
-from .index import LoadedIndex
-from .records import AlsoIn, Answer, Hit
-from .safety import crisis_notice
-from .settings import ANN_THRESHOLD, Settings
-from .text import SpellFixer, analyze, stem, stopwords, words
-from .topic import topic_from
-from .topk import top_indices
+from qa.judge.abstain import AbstainModel, decide, load_model, weak_match
+from qa.retrieve.answertype import holds, kind_of
+from qa.index.embed import Embedder
+from qa.errors import QAError
+from qa.ingest.furniture import KINDS as FURNITURE_KINDS, asks_for, furniture_kind
+from qa.retrieve.fuse import convex, ranked, rrf
+from qa.index.build import LoadedIndex
+from qa.records import AlsoIn, Answer, Hit
+from qa.judge.safety import crisis_notice
+from qa.settings import ANN_THRESHOLD, Settings
+from qa.ingest.text import SpellFixer, analyze, stem, stopwords, words
+from qa.ingest.topic import topic_from
+from qa.retrieve.topk import top_indices
 
 MODES = ("hybrid", "bm25", "dense")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")

@@ -2,7 +2,7 @@
 
     python tests/build_child.py CORPUS INDEX STAGE[:N] MARKER
 
-STAGE is one of the steps `qa.index` reports through its `_checkpoint` seam (embedding, writing, written,
+STAGE is one of the steps `qa.index.build` reports through its `_checkpoint` seam (embedding, writing, written,
 swapping, swapped); N (default 1) picks its Nth occurrence. On reaching it the child creates MARKER and
 sleeps until it is killed. The child embeds with the fake HashEmbedder, so no model is loaded.
 """
@@ -26,8 +26,8 @@ def main() -> None:
     corpus, index, stage, marker = sys.argv[1:5]
     stage, _, nth = stage.partition(":")
     wanted = int(nth or 1)
-    import qa.index
-    from qa.embed import HashEmbedder
+    import qa.index.build
+    from qa.index.embed import HashEmbedder
 
     seen = 0
 
@@ -40,8 +40,8 @@ def main() -> None:
             _mark(marker, step)
             time.sleep(600)  # the test kills us long before this ends
 
-    qa.index._checkpoint = checkpoint
-    qa.index.build_index(corpus, index, HashEmbedder())
+    qa.index.build._checkpoint = checkpoint
+    qa.index.build.build_index(corpus, index, HashEmbedder())
     _mark(marker, "finished")
 
 

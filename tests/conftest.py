@@ -27,14 +27,14 @@ def tiny_corpus(tmp_path) -> Path:
 
 @pytest.fixture
 def fake_embedder():
-    from qa.embed import HashEmbedder
+    from qa.index.embed import HashEmbedder
 
     return HashEmbedder()
 
 
 @pytest.fixture
 def tiny_searcher(tiny_corpus, tmp_path, fake_embedder):
-    from qa.index import build_index, load_index
+    from qa.index.build import build_index, load_index
     from qa.search import Searcher
     from qa.settings import Settings
 
@@ -46,7 +46,7 @@ def tiny_searcher(tiny_corpus, tmp_path, fake_embedder):
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from qa.embed import MiniLMEmbedder
+    from qa.index.embed import MiniLMEmbedder
 
     return MiniLMEmbedder()
 
@@ -54,7 +54,7 @@ def real_embedder():
 @pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory, real_embedder) -> Path:
     """The real corpus indexed with the real model, once per test session (the corpus is only read)."""
-    from qa.index import build_index
+    from qa.index.build import build_index
 
     d = tmp_path_factory.mktemp("real") / "index"
     build_index(ROOT / "corpus", d, real_embedder)
@@ -63,7 +63,7 @@ def real_index_dir(tmp_path_factory, real_embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def real_searcher(real_index_dir, real_embedder):
-    from qa.index import load_index
+    from qa.index.build import load_index
     from qa.search import Searcher
 
     return Searcher(load_index(real_index_dir, ROOT / "corpus"), real_embedder)

@@ -145,7 +145,7 @@ def main(argv: list[str]) -> int:
     from app_support import serve
     from playwright.sync_api import expect, sync_playwright
 
-    from qa.service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
+    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
 
     expect.set_options(timeout=TIMEOUT)
     searcher = open_searcher(DEFAULT_INDEX, DEFAULT_CORPUS)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from qa.batcher import AskBatcher
+from qa.serve.batcher import AskBatcher
 
 # (question, k, sources): good ones of several groups, and one of each error
 JOBS = [

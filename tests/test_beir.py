@@ -7,10 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
-from qa.beir import export_beir, stable_ids
+from qa.evaluate.beir import export_beir, stable_ids
 from qa.cli import main
-from qa.corpus import load_corpus
-from qa.evaluate import DEFAULT_GOLD, load_gold, relevant_spans
+from qa.ingest.corpus import load_corpus
+from qa.evaluate.scoring import DEFAULT_GOLD, load_gold, relevant_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ import pytest
 
 import screenshots as shots
 from app_support import GRADIO_PANDAS_NOISE, serve
-from qa.safety import CRISIS_NOTICE
+from qa.judge.safety import CRISIS_NOTICE
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, *GRADIO_PANDAS_NOISE]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import load_corpus
+from qa.ingest.corpus import load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import corpus_fingerprint, load_corpus, read_corpus
+from qa.ingest.corpus import corpus_fingerprint, load_corpus, read_corpus
 from qa.errors import CorpusError
-from qa.index import build_index, load_index
+from qa.index.build import build_index, load_index
 from qa.settings import Settings
 
 SETTINGS = Settings(abstain=False)

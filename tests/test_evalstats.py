@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.evalstats import BOOTSTRAP_RESAMPLES, Bootstrap, format_p, paired_difference, percentile_interval
+from qa.evaluate.stats import BOOTSTRAP_RESAMPLES, Bootstrap, format_p, paired_difference, percentile_interval
 
 
 def test_at_least_2000_resamples_each_drawing_n_questions():

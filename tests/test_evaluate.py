@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
-from qa.corpus import load_corpus
+from qa.ingest.corpus import load_corpus
 from qa.errors import GoldError
-from qa.evaluate import (DEFAULT_GOLD, GoldAnswer, GoldQuestion, evaluate, is_relevant, load_gold, overlaps,
+from qa.evaluate.scoring import (DEFAULT_GOLD, GoldAnswer, GoldQuestion, evaluate, is_relevant, load_gold, overlaps,
                          quote_spans, relevant_spans, validate_gold, validate_gold_file)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.furniture import AUTHOR, LINKS, SIGNUP, asks_for, furniture_kind
+from qa.ingest.furniture import AUTHOR, LINKS, SIGNUP, asks_for, furniture_kind
 
 
 @pytest.mark.parametrize("section, text, kind", [

@@ -1,4 +1,4 @@
-"""qa.fuse writes out two fusion formulas for speed; here they are checked against ranx.fusion, which the
+"""qa.retrieve.fuse writes out two fusion formulas for speed; here they are checked against ranx.fusion, which the
 design names as the reference, on a small hand-made pair of runs (in the manner of ranx's own tests)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from qa.fuse import convex, min_max, ranked, rrf
+from qa.retrieve.fuse import convex, min_max, ranked, rrf
 
 ranx = pytest.importorskip("ranx")
 warnings.filterwarnings("ignore", message=".*unsafe cast.*")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qa.errors import IndexCorrupt, IndexMissing, IndexStale, QAError
-from qa.index import build_index, load_index, sign_manifest
+from qa.index.build import build_index, load_index, sign_manifest
 from qa.search import Searcher
 from qa.settings import Settings
 

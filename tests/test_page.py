@@ -1,4 +1,4 @@
-"""Rendering of the web page's HTML (qa.page): escaping, highlight placement, abstention, notices.
+"""Rendering of the web page's HTML (qa.present.page): escaping, highlight placement, abstention, notices.
 
 Fast: the tiny corpus with the fake embedder, or hand-made records."""
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from qa import page
+from qa.present import page
 from qa.records import AlsoIn, Answer, Hit
-from qa.safety import CRISIS_NOTICE
+from qa.judge.safety import CRISIS_NOTICE
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import Source, load_corpus
-from qa.passages import segment, sentence_contexts
+from qa.ingest.corpus import Source, load_corpus
+from qa.ingest.passages import segment, sentence_contexts
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

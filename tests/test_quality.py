@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import load_corpus
-from qa.evaluate import DEFAULT_GOLD, evaluate, load_gold
+from qa.ingest.corpus import load_corpus
+from qa.evaluate.scoring import DEFAULT_GOLD, evaluate, load_gold
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

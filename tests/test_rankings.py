@@ -17,8 +17,8 @@ import pytest
 
 import qa.search
 from qa.search import Searcher
-from qa.text import SpellFixer, words
-from qa.topk import top_indices
+from qa.ingest.text import SpellFixer, words
+from qa.retrieve.topk import top_indices
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("hybrid", "bm25", "dense")
@@ -106,7 +106,7 @@ def test_spelling_repair_matches_difflib_on_a_large_vocabulary():
     # 20,000 words: the real corpus's words and misspelt variants of them (insertions, deletions,
     # substitutions), so that many vocabulary words are close to each query word and to each other.
     rng = random.Random(0)
-    from qa.corpus import load_corpus
+    from qa.ingest.corpus import load_corpus
 
     real = sorted({w for s in load_corpus(ROOT / "corpus") for w in words(s.text) if len(w) >= 4 and w.isalpha()})
     vocab = set(real)

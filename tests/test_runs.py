@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
-from qa.corpus import load_corpus
-from qa.evaluate import DEFAULT_GOLD, GoldAnswer, GoldQuestion, evaluate, load_gold, relevant_spans
-from qa.runs import (RunFileError, compare_with_baseline, read_run_file, save_run, score_run_file, span_key)
+from qa.ingest.corpus import load_corpus
+from qa.evaluate.scoring import DEFAULT_GOLD, GoldAnswer, GoldQuestion, evaluate, load_gold, relevant_spans
+from qa.evaluate.runs import (RunFileError, compare_with_baseline, read_run_file, save_run, score_run_file, span_key)
 
 ROOT = Path(__file__).resolve().parent.parent
 

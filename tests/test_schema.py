@@ -9,7 +9,7 @@ import typing
 
 import pytest
 
-from qa.apitypes import AlsoInRecord, AskRecord, PassageRecord
+from qa.serve.apitypes import AlsoInRecord, AskRecord, PassageRecord
 from qa.cli import main
 from schema_support import SCHEMA_PATH, record_errors, run_record_errors
 
@@ -35,7 +35,7 @@ def test_schema_rejects_what_the_contract_does_not_allow():
 
 @pytest.mark.model
 def test_cli_records_follow_the_schema(real_index_dir, real_embedder, monkeypatch, capsys):
-    monkeypatch.setattr("qa.service.load_embedder", lambda: real_embedder)  # the real model, loaded once
+    monkeypatch.setattr("qa.serve.service.load_embedder", lambda: real_embedder)  # the real model, loaded once
     questions = ["Who created interpersonal psychotherapy?", "What is the capital of France?",
                  "I have thought about suicide. Can IPT help?", "role disputes"]
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("\n".join(questions) + "\n"))
@@ -48,9 +48,9 @@ def test_cli_records_follow_the_schema(real_index_dir, real_embedder, monkeypatc
 
 
 def test_saved_run_records_are_records_and_run_lines(tiny_searcher, tiny_corpus, tmp_path):
-    from qa.corpus import load_corpus
-    from qa.evaluate import evaluate
-    from qa.runs import save_run
+    from qa.ingest.corpus import load_corpus
+    from qa.evaluate.scoring import evaluate
+    from qa.evaluate.runs import save_run
     from test_runs import TINY_GOLD
 
     texts = {s.id: s.text for s in load_corpus(tiny_corpus)}

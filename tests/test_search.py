@@ -291,7 +291,7 @@ def test_json_record_matches_the_contract(real_searcher, real_answers):
 
 
 def test_spell_repair_fixes_only_words_unknown_to_the_corpus():
-    from qa.text import SpellFixer
+    from qa.ingest.text import SpellFixer
 
     fixer = SpellFixer({"initial", "assessment", "interpersonal", "therapy", "psychotherapy", "ipt", "grief"})
     # Case, punctuation and spacing are kept; known and short words are left alone; far-off words too.
@@ -319,7 +319,7 @@ def test_embedder_sees_the_question_with_typos_repaired(tiny_searcher):
 
 def test_labels_never_rise_down_the_list():
     """label_of is monotone in the ordering score: a "good" card never sits above a "strong" one."""
-    from qa.abstain import load_model
+    from qa.judge.abstain import load_model
     from qa.search import label_of
 
     model = load_model()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa.corpus import read_corpus
+from qa.ingest.corpus import read_corpus
 from qa.errors import CorpusError
-from qa.topic import Topic, topic_from
+from qa.ingest.topic import Topic, topic_from
 
 TITLES = ["The purpose of Interpersonal Psychotherapy (IPT)", "What Is The Focus Of IPT?",
           "Interpersonal therapy (IPT) for Depression | MyDepressionTeam", "Understanding Interpersonal Therapy (IPT)"]
@@ -41,7 +41,7 @@ def test_titles_that_share_nothing_give_no_topic():
 
 
 def test_the_corpus_manifest_declares_the_topic_and_the_index_records_it(tiny_corpus, tmp_path, fake_embedder):
-    from qa.index import build_index, load_index
+    from qa.index.build import build_index, load_index
     from qa.search import Searcher
     from qa.settings import Settings
 

@@ -175,7 +175,7 @@ def test_page_health_and_readiness_through_the_deployment(deployment):
 
     page = httpx.get(deployment["url"] + "/", trust_env=False, timeout=30)
     assert page.status_code == 200 and "IPT passage assistant" in page.text
-    from qa.page import PRIVACY_NOTE
+    from qa.present.page import PRIVACY_NOTE
 
     assert PRIVACY_NOTE in page.text  # the footer says questions are not stored
     builds = set()

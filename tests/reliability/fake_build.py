@@ -8,11 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import qa.service  # noqa: E402
+import qa.serve.service  # noqa: E402
 from qa.cli import main  # noqa: E402
-from qa.embed import HashEmbedder  # noqa: E402
+from qa.index.embed import HashEmbedder  # noqa: E402
 
-qa.service.load_embedder = HashEmbedder
+qa.serve.service.load_embedder = HashEmbedder
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

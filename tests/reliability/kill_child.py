@@ -8,7 +8,7 @@ STEP_PAUSE seconds (standing in for a slower disk), so that a kill at a uniforml
 lands in any phase of the build rather than mostly in Python's imports.
 
 LOG gets one line per event, `<monotonic seconds> <event>`: "start" just before the build, every step
-`qa.index._checkpoint` reports (embedding, writing, written, swapping, swapped), and "finished"; so the test
+`qa.index.build._checkpoint` reports (embedding, writing, written, swapping, swapped), and "finished"; so the test
 knows how far each killed build got. Lines are written with os.write on an O_APPEND descriptor:
 a line is either in the file whole or not at all when the kill lands.
 """
@@ -32,18 +32,18 @@ def main() -> None:
     import bm25s  # noqa: F401 - imported now so that the build's own time is what gets measured and killed
     import faiss  # noqa: F401
 
-    import qa.index
-    from qa.embed import HashEmbedder
+    import qa.index.build
+    from qa.index.embed import HashEmbedder
 
     def checkpoint(step: str) -> None:
         note(step)
         time.sleep(STEP_PAUSE)
 
-    qa.index._checkpoint = checkpoint
+    qa.index.build._checkpoint = checkpoint
     embedder = HashEmbedder()
     embedder.encode(["warm up the stemmer"])
     note("start")
-    qa.index.build_index(corpus, index, embedder, full=True)
+    qa.index.build.build_index(corpus, index, embedder, full=True)
     note("finished")
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 from app_support import GRADIO_PANDAS_NOISE, serve
-from qa.embed import HashEmbedder
+from qa.index.embed import HashEmbedder
 from qa.errors import IndexCorrupt, IndexMissing, IndexProblem, QAError
-from qa.index import build_index, load_index
+from qa.index.build import build_index, load_index
 from qa.search import Searcher
 from qa.settings import Settings
 from rel_support import CORPUS, HERE, ROOT, child_env, tree_snapshot

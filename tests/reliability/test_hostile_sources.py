@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import load_corpus
+from qa.ingest.corpus import load_corpus
 from qa.errors import CorpusError, IndexProblem
-from qa.index import build_index, load_index
+from qa.index.build import build_index, load_index
 from qa.search import Searcher
 from qa.settings import Settings
 from rel_support import ROOT, child_env
@@ -129,7 +129,7 @@ def _big_text(n_chars: int) -> str:
 
 
 def _source(text: str, name: str = "big.txt"):
-    from qa.corpus import Source
+    from qa.ingest.corpus import Source
 
     return Source(id="big", title="Big", path=Path("/nonexistent") / name, text=text, sha256="0" * 64)
 
@@ -137,7 +137,7 @@ def _source(text: str, name: str = "big.txt"):
 def test_segmentation_time_grows_linearly_with_the_source(tmp_path):
     """CPU seconds for 8 times the text, measured in the same run: linear is about 8x, the old per-passage
     line counting gave about 40x (0.5 MB: 0.5 s, 4 MB: 20 s)."""
-    from qa.passages import segment
+    from qa.ingest.passages import segment
 
     def cpu(n_chars: int) -> float:
         src = _source(_big_text(n_chars))
@@ -165,7 +165,7 @@ class _CountingRegex:
 def test_long_list_costs_linear_work_to_build(tmp_path, monkeypatch, fake_embedder):
     """Each item of a list is embedded with the list's lead-in; finding it walked up past every item above
     (a 450 KB list: 97 s). Counted, not timed: line matches for a list 4 times as long."""
-    import qa.passages
+    import qa.ingest.passages
 
     def matches(n_items: int) -> int:
         corpus = tmp_path / f"c{n_items}"
@@ -176,7 +176,7 @@ def test_long_list_costs_linear_work_to_build(tmp_path, monkeypatch, fake_embedd
         (corpus / "sources.toml").write_text('[[source]]\nid = "list"\ntitle = "A list"\nfile = "list.txt"\n',
                                              encoding="utf-8")
         counter = [0]
-        monkeypatch.setattr(qa.passages, "BULLET_RE", _CountingRegex(qa.passages.BULLET_RE, counter))
+        monkeypatch.setattr(qa.ingest.passages, "BULLET_RE", _CountingRegex(qa.ingest.passages.BULLET_RE, counter))
         build_index(corpus, tmp_path / f"i{n_items}", fake_embedder, SETTINGS)
         monkeypatch.undo()
         assert len(load_index(tmp_path / f"i{n_items}", corpus, settings=SETTINGS).passages) > n_items // 30

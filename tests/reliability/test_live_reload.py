@@ -16,8 +16,8 @@ import pytest
 
 from app_support import GRADIO_PANDAS_NOISE, free_port
 from qa.errors import IndexStale
-from qa.index import build_index
-from qa.service import open_searcher
+from qa.index.build import build_index
+from qa.serve.service import open_searcher
 from qa.settings import Settings
 from rel_support import CORPUS, check_verbatim
 

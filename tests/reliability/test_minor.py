@@ -14,7 +14,7 @@ import pytest
 
 from app_support import GRADIO_PANDAS_NOISE
 from qa.errors import CorpusError, IndexCorrupt
-from qa.index import build_index, load_index
+from qa.index.build import build_index, load_index
 from rel_support import ROOT, LOOPBACK, child_env
 
 pytestmark = GRADIO_PANDAS_NOISE
@@ -121,7 +121,7 @@ def test_serve_on_a_port_in_use_is_one_line():
 
 
 def test_deeply_nested_arrays_in_the_manifest_are_one_line(tiny_corpus):
-    from qa.corpus import load_corpus
+    from qa.ingest.corpus import load_corpus
 
     manifest = tiny_corpus / "sources.toml"
     manifest.write_text(manifest.read_text(encoding="utf-8") + "bomb = " + "[" * 100_000 + "]" * 100_000 + "\n",
@@ -132,7 +132,7 @@ def test_deeply_nested_arrays_in_the_manifest_are_one_line(tiny_corpus):
 
 
 def test_source_id_with_a_trailing_newline_is_refused(tiny_corpus):
-    from qa.corpus import load_corpus
+    from qa.ingest.corpus import load_corpus
 
     manifest = tiny_corpus / "sources.toml"
     manifest.write_text(manifest.read_text(encoding="utf-8").replace('id = "alpha"', 'id = "alpha\\n"'),
@@ -165,7 +165,7 @@ def test_build_repairs_a_current_that_is_a_loop_or_an_empty_directory(tiny_corpu
 def test_load_retries_once_when_its_build_was_pruned_meanwhile(tiny_corpus, tmp_path, fake_embedder, monkeypatch):
     """The race, made certain: the build `current` pointed to when the load began is gone (pruned by two
     later builds) by the time its files are read."""
-    import qa.index
+    import qa.index.build
 
     index = tmp_path / "index"
     build_index(tiny_corpus, index, fake_embedder)
@@ -173,14 +173,14 @@ def test_load_retries_once_when_its_build_was_pruned_meanwhile(tiny_corpus, tmp_
     build_index(tiny_corpus, index, fake_embedder, full=True)
     build_index(tiny_corpus, index, fake_embedder, full=True)
     assert not first.exists()
-    real = qa.index.build_dir_of
+    real = qa.index.build.build_dir_of
     calls = []
 
     def stale_then_real(index_dir):
         calls.append(index_dir)
         return first if len(calls) == 1 else real(index_dir)
 
-    monkeypatch.setattr(qa.index, "build_dir_of", stale_then_real)
+    monkeypatch.setattr(qa.index.build, "build_dir_of", stale_then_real)
     loaded = load_index(index, tiny_corpus)
     assert loaded.directory == (index / "current").resolve() and len(calls) == 2
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from app_support import GRADIO_PANDAS_NOISE
-from qa.embed import HashEmbedder, MiniLMEmbedder, bundled_model_dir
+from qa.index.embed import HashEmbedder, MiniLMEmbedder, bundled_model_dir
 from qa.errors import ModelError
-from qa.index import build_index
+from qa.index.build import build_index
 from qa.settings import MODEL_SHA256
 from rel_support import CORPUS, ROOT, child_env
 
@@ -122,7 +122,7 @@ def _post(url: str, path: str, body: bytes, headers: dict) -> tuple[int, str]:
 
 def test_oversized_request_body_is_refused_before_it_is_read(real_app_url):
     """A 100 MB question used to be read and parsed whole (3 s, +243 MB); now: 413 at once, page unharmed."""
-    from qa.bodylimit import MAX_BODY_BYTES
+    from qa.serve.bodylimit import MAX_BODY_BYTES
 
     import json
 
@@ -152,7 +152,7 @@ def test_body_limit_stops_a_chunked_body_past_the_bound():
     """Without Content-Length (chunked upload) the body is counted as it arrives and cut off past the bound."""
     import asyncio
 
-    from qa.bodylimit import BodyLimit
+    from qa.serve.bodylimit import BodyLimit
 
     reached = []
 
@@ -186,7 +186,7 @@ def test_body_limit_stops_a_chunked_body_past_the_bound():
 def test_body_limit_answers_408_to_a_body_that_stalls():
     import asyncio
 
-    from qa.bodylimit import BodyLimit
+    from qa.serve.bodylimit import BodyLimit
 
     async def endpoint(scope, receive, send):
         while (await receive()).get("more_body"):
@@ -216,7 +216,7 @@ def test_body_limit_answers_408_to_a_body_that_stalls():
 @pytest.mark.model
 def test_chunked_body_over_the_bound_gets_413_from_the_real_page(real_app_url):
     """Without Content-Length, the bound is found while reading; the page answered 400 to this before."""
-    from qa.bodylimit import MAX_BODY_BYTES
+    from qa.serve.bodylimit import MAX_BODY_BYTES
 
     host, port = real_app_url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -274,7 +274,7 @@ def test_index_files_load_without_pickle(tiny_corpus, tmp_path):
 
 
 def test_bundled_weights_are_the_expected_ones():
-    from qa.corpus import file_sha256
+    from qa.ingest.corpus import file_sha256
 
     assert file_sha256(bundled_model_dir() / "model.safetensors") == MODEL_SHA256
 

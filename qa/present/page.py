@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .records import Answer, Hit
+from qa.records import Answer, Hit
 
 EXAMPLE_QUESTIONS = (
     "Who created IPT?",

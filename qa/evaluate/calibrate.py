@@ -1,7 +1,7 @@
 """Fit the refusal rule and the relevance labels on the dev split of the gold set.
 
-    python -m qa.calibrate            # fit and print what it would write
-    python -m qa.calibrate --write    # ... and write qa/abstain_model.json
+    python -m qa.evaluate.calibrate            # fit and print what it would write
+    python -m qa.evaluate.calibrate --write    # ... and write qa/abstain_model.json
 
 Only dev questions are used (test and test2 are held out). The model is qa/abstain.py's logistic regression
 over its FEATURES; the cut-offs come from leave-one-out probabilities, so that they are judged on questions
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .abstain import FEATURES, MODEL_PATH, AbstainModel, fit_logistic
+from qa.judge.abstain import FEATURES, MODEL_PATH, AbstainModel, fit_logistic
 
 MAX_ANSWERABLE_REFUSED = 0.02
 MAX_ANSWERABLE_FLAGGED = 0.10
@@ -43,7 +43,7 @@ def _lowest_cut(values: np.ndarray, ok) -> float:
 
 def calibrate(searcher, questions, texts) -> AbstainModel:
     """Fit on `questions` (the dev split): weights on all of them, cut-offs on leave-one-out probabilities."""
-    from .evaluate import is_relevant, relevant_spans
+    from qa.evaluate.scoring import is_relevant, relevant_spans
 
     answers = searcher.ask_many([q.question for q in questions], k=SHOWN)
     X = np.array([[a.signals[f] for f in FEATURES] for a in answers])
@@ -91,11 +91,11 @@ def calibrate(searcher, questions, texts) -> AbstainModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .corpus import load_corpus
-    from .evaluate import DEFAULT_GOLD, load_gold
-    from .service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
+    from qa.ingest.corpus import load_corpus
+    from qa.evaluate.scoring import DEFAULT_GOLD, load_gold
+    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
 
-    ap = argparse.ArgumentParser(prog="python -m qa.calibrate", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qa.evaluate.calibrate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
     ap.add_argument("--index", type=Path, default=DEFAULT_INDEX)
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     model.calibration.update({
         "fitted_on": f"dev split of {Path(args.gold).name} (sha256 {hashlib.sha256(gold_bytes).hexdigest()[:16]})",
         "fitted_at": time.strftime("%Y-%m-%d", time.gmtime()),
-        "command": "python -m qa.calibrate --write",
+        "command": "python -m qa.evaluate.calibrate --write",
     })
     text = json.dumps(model.to_dict(), indent=1) + "\n"
     if args.write:

@@ -16,7 +16,7 @@ measured on what the question adds beyond the corpus's topic (qa/topic.py):
   and none of the first five passages holds one.
 
 A logistic model over these gives the probability that the sources do not answer the question. Its weights and
-its two cut-offs are fitted on the **dev** split of eval/gold.jsonl only, by `python -m qa.calibrate`, which
+its two cut-offs are fitted on the **dev** split of eval/gold.jsonl only, by `python -m qa.evaluate.calibrate`, which
 writes `qa/abstain_model.json` (with the figures it reached): refuse at or above `refuse_at`, chosen so that
 at most 2% of answerable dev questions are refused in leave-one-out (a hidden answer costs a learner more
 than a weak one shown); flag the answer as a weak match at or above `weak_at`.
@@ -74,7 +74,7 @@ class AbstainModel:
 
 @lru_cache(maxsize=4)
 def load_model(path: str | Path = MODEL_PATH) -> AbstainModel:
-    """The calibrated model shipped with the package (`python -m qa.calibrate --write` makes it)."""
+    """The calibrated model shipped with the package (`python -m qa.evaluate.calibrate --write` makes it)."""
     return AbstainModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 

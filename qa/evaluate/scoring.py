@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import load_corpus
-from .errors import GoldError
-from .evalstats import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, PERMUTATIONS, Bootstrap, compare_runs, format_p,
+from qa.ingest.corpus import load_corpus
+from qa.errors import GoldError
+from qa.evaluate.stats import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, PERMUTATIONS, Bootstrap, compare_runs, format_p,
                         paired_difference)
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_GOLD = PROJECT_DIR / "eval" / "gold.jsonl"
 DEFAULT_REPORT = PROJECT_DIR / "eval" / "report.md"
 MODES = ("bm25", "dense", "hybrid")
@@ -504,7 +504,7 @@ def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, 
         "",
         "Each card's label (strong / good / partial match) comes from the score that orders the cards times the "
         "confidence that the sources answer at all (qa/search.py `label_of`; cut-offs fitted on dev by "
-        "`python -m qa.calibrate`). Precision: among the first five passages shown for questions not refused, "
+        "`python -m qa.evaluate.calibrate`). Precision: among the first five passages shown for questions not refused, "
         "the share of those with the label that are acceptable answers.",
         "",
         label_table(results, mode),
@@ -571,7 +571,7 @@ def run_eval_command(args) -> int:
     """`ipt-qa eval`: check the gold set, score every mode (or a run file), print the tables with their
     intervals, write the report; optionally save the run, compare with a saved one, export for BEIR.
     Exit 1 when gold rows had to be left out (they are named), 2 for bad usage."""
-    from .goldcheck import broken_rows, gold_warnings
+    from qa.evaluate.goldcheck import broken_rows, gold_warnings
 
     if args.run and (args.baseline or args.save_run or args.export_beir):
         raise GoldError("--run scores a file of another system; it does not combine with --baseline, "
@@ -586,7 +586,7 @@ def run_eval_command(args) -> int:
     questions = load_gold(gold_path)
     texts = {s.id: s.text for s in load_corpus(args.corpus)}
     broken = broken_rows(questions, texts)
-    from .beir import corpus_passages
+    from qa.evaluate.beir import corpus_passages
 
     warnings = gold_warnings(questions, texts, corpus_passages(args.corpus)[1])
     for msgs in broken.values():
@@ -611,13 +611,13 @@ def run_eval_command(args) -> int:
     splits = [args.split] if args.split else [sp for sp in (*HELD_OUT, "dev") if sp in present]
 
     if args.export_beir:
-        from .beir import export_beir
+        from qa.evaluate.beir import export_beir
 
         counts = export_beir(args.export_beir, questions, texts, args.corpus)
         print(f"BEIR files written to {args.export_beir}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
         return status
     if args.run:
-        from .runs import score_run_file
+        from qa.evaluate.runs import score_run_file
 
         results = score_run_file(args.run, questions, texts, _source_files(args.corpus), name=Path(args.run).stem)
         info = results["run"]
@@ -643,10 +643,10 @@ def run_eval_command(args) -> int:
             Path(args.report).write_text("\n".join(lines), encoding="utf-8")
         return status
 
-    from .service import open_searcher
+    from qa.serve.service import open_searcher
 
     if args.baseline:
-        from .runs import check_baseline_dir
+        from qa.evaluate.runs import check_baseline_dir
 
         check_baseline_dir(args.baseline, modes)  # before the model is loaded: a typo fails at once
     if args.save_run and Path(args.save_run).exists() and not Path(args.save_run).is_dir():
@@ -655,11 +655,11 @@ def run_eval_command(args) -> int:
     results = evaluate(searcher, questions, texts, modes=modes)
     cmp = None
     if args.baseline:
-        from .runs import compare_with_baseline
+        from qa.evaluate.runs import compare_with_baseline
 
         cmp = compare_with_baseline(args.baseline, results, questions, texts, _source_files(args.corpus))
     if args.save_run:
-        from .runs import save_run
+        from qa.evaluate.runs import save_run
 
         written = save_run(args.save_run, results, questions, searcher, gold_path)
         if not args.json:
@@ -677,14 +677,14 @@ def run_eval_command(args) -> int:
             print("\npaired comparisons (difference, 95% interval, Fisher p):")
             print(comparison_table(results))
         if cmp:
-            from .runs import baseline_lines
+            from qa.evaluate.runs import baseline_lines
 
             print("\n" + "\n".join(baseline_lines(cmp)))
     report = args.report if args.report is not None else DEFAULT_REPORT
     if str(report) != "-":
         extra = []
         if cmp:
-            from .runs import baseline_lines
+            from qa.evaluate.runs import baseline_lines
 
             extra = baseline_lines(cmp)
         write_report(results, questions, texts, Path(report), gold_path, skipped=skipped, extra=extra)

@@ -37,12 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import display_path, corpus_fingerprint, read_corpus, read_manifest
-from .embed import Embedder
-from .errors import CorpusError, IndexCorrupt, IndexMissing, IndexProblem, IndexStale
-from .passages import ListLeadIns, Passage, segment, sentence_contexts
-from .settings import ANN_THRESHOLD, HNSW_EF_SEARCH, INDEX_FORMAT_VERSION, Settings
-from .text import analyze
+from qa.ingest.corpus import display_path, corpus_fingerprint, read_corpus, read_manifest
+from qa.index.embed import Embedder
+from qa.errors import CorpusError, IndexCorrupt, IndexMissing, IndexProblem, IndexStale
+from qa.ingest.passages import ListLeadIns, Passage, segment, sentence_contexts
+from qa.settings import ANN_THRESHOLD, HNSW_EF_SEARCH, INDEX_FORMAT_VERSION, Settings
+from qa.ingest.text import analyze
 
 CURRENT = "current"
 BUILDS = "builds"
@@ -678,7 +678,7 @@ def _load_build(index_dir: Path, corpus_dir, d: Path | None, *, settings, model_
             or len(sentence_vectors) != (int(sentence_offsets[-1]) if len(sentence_offsets) else 0) \
             or vectors.ndim != 2 or vectors.shape[1:] != sentence_vectors.shape[1:] or fidx.d != vectors.shape[1]:
         raise IndexCorrupt(f"{d}: the parts of the index disagree on the passage count; {REBUILD_FULL_HINT}")
-    from .text import words
+    from qa.ingest.text import words
 
     vocab = set()
     for p in passages:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from .errors import QAError
-from .search import clean_question
+from qa.errors import QAError
+from qa.search import clean_question
 
 
 class _Job:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import QAError
+from qa.errors import QAError
 
 SEGMENTATION_FREE = ["hit_rate@1", "hit_rate@3", "hit_rate@5", "hit_rate@10", "mrr@10"]
 RECORDS = "records.{mode}.jsonl"
@@ -163,7 +163,7 @@ def read_run_file(path: str | os.PathLike, questions, texts: dict[str, str], fil
 
 def span_qrels(systems: dict[str, dict], questions, spans: dict) -> dict[str, dict[str, int]]:
     """Qrels over span keys: the retrieved passages (of any of `systems`) that overlap a gold quote."""
-    from .evaluate import is_relevant
+    from qa.evaluate.scoring import is_relevant
 
     qrels = {}
     for q in questions:
@@ -176,7 +176,7 @@ def span_qrels(systems: dict[str, dict], questions, spans: dict) -> dict[str, di
 
 def score_run_file(path, questions, texts: dict[str, str], files: dict[str, str], name: str = "run") -> dict:
     """Figures (with intervals) of another system's run file; results shaped like `evaluate`'s."""
-    from .evaluate import relevant_spans, score_systems
+    from qa.evaluate.scoring import relevant_spans, score_systems
 
     per_q, info = read_run_file(path, questions, texts, files)
     spans = {q.id: relevant_spans(q, texts) for q in questions}
@@ -205,7 +205,7 @@ def save_run(out_dir: str | os.PathLike, results: dict, questions, searcher, gol
     """Write, per mode, the TREC run and the JSON Lines records, plus the qrels of the current segmentation
     (one file: every mode shares it) and meta.json. Passage ids are the stable ids of qa/beir.py, the same
     as `--export-beir` writes."""
-    from .beir import stable_ids
+    from qa.evaluate.beir import stable_ids
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -262,7 +262,7 @@ def compare_with_baseline(baseline_dir, results: dict, questions, texts: dict[st
     """Per mode and split: the current figures minus the saved run's (paired bootstrap interval, ranx
     Fisher p-value), and the questions that got better or worse (rank of the first acceptable passage,
     before -> after; for unanswerable questions, abstained or not)."""
-    from .evaluate import SPLITS, first_relevant_rank, in_group, relevant_spans, score_systems
+    from qa.evaluate.scoring import SPLITS, first_relevant_rank, in_group, relevant_spans, score_systems
 
     found = check_baseline_dir(baseline_dir, list(results["questions"]))
     meta_path = Path(baseline_dir) / META
@@ -310,7 +310,7 @@ def compare_with_baseline(baseline_dir, results: dict, questions, texts: dict[st
 
 def baseline_lines(cmp: dict) -> list[str]:
     """The comparison with a saved run, as Markdown (printed, and added to the report)."""
-    from .evalstats import format_p
+    from qa.evaluate.stats import format_p
 
     lines = [f"## Against the saved run {cmp['dir']}", "",
              f"Saved {cmp['saved'] or '(date unknown)'} from commit `{cmp['commit'] or 'unknown'}`. Now minus "

@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CorpusError
+from qa.errors import CorpusError
 
 MANIFEST_NAME = "sources.toml"
 SOURCE_SUFFIXES = (".txt", ".md")
@@ -87,7 +87,7 @@ def _source_path(corpus_dir: Path, entry: dict) -> Path:
 
 def _check_size(path: Path) -> None:
     """Refuse a source over the size limit before reading it (a 200 MB file used to build for ever, silently)."""
-    from .settings import MAX_SOURCE_BYTES
+    from qa.settings import MAX_SOURCE_BYTES
 
     size = path.stat().st_size
     if size > MAX_SOURCE_BYTES:

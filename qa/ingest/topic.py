@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from .text import analyze, words
+from qa.ingest.text import analyze, words
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .corpus import Source
-from .settings import Settings
+from qa.ingest.corpus import Source
+from qa.settings import Settings
 
 BULLET_RE = re.compile(r"^\s*(?:[•·▪◦‣∙●○■□➢➤►✓✔*+\-–—]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+\S")
 URL_RE = re.compile(r"^\s*<?(?:https?://|www\.)\S+>?\s*$", re.I)

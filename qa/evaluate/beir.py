@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import QAError
+from qa.errors import QAError
 
 
 def stable_ids(passages) -> dict[tuple[str, int, int], str]:
@@ -31,8 +31,8 @@ def stable_ids(passages) -> dict[tuple[str, int, int], str]:
 
 def corpus_passages(corpus_dir, settings=None):
     """The passages `ipt-qa build` makes of the corpus (the same segmentation; no model needed)."""
-    from .corpus import load_corpus
-    from .passages import segment_corpus
+    from qa.ingest.corpus import load_corpus
+    from qa.ingest.passages import segment_corpus
 
     sources = load_corpus(corpus_dir)
     return sources, segment_corpus(sources, settings)
@@ -40,7 +40,7 @@ def corpus_passages(corpus_dir, settings=None):
 
 def export_beir(out_dir: str | os.PathLike, questions, texts: dict[str, str], corpus_dir, settings=None) -> dict:
     """Write the BEIR files for `questions` (gold rows that can be located); returns counts."""
-    from .evaluate import SPLITS, is_relevant, relevant_spans
+    from qa.evaluate.scoring import SPLITS, is_relevant, relevant_spans
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

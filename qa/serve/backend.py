@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from .records import Answer
+from qa.records import Answer
 
 
 @dataclass(frozen=True)
@@ -106,20 +106,20 @@ class LocalBackend:
         return self.searcher.index.directory.name
 
     def _corpus_files(self) -> list[Path]:
-        from .corpus import MANIFEST_NAME
+        from qa.ingest.corpus import MANIFEST_NAME
 
         files = [self.corpus_dir, self.corpus_dir / MANIFEST_NAME]  # the folder: files added or renamed
         files += [self.corpus_dir / s["file"] for s in self.searcher.index.manifest.get("sources", [])]
         return files
 
     def _index_files(self) -> list[Path]:
-        from .index import MANIFEST
+        from qa.index.build import MANIFEST
 
         d = self.searcher.index.directory
         return [d / MANIFEST, *(d / name for name in self.searcher.index.manifest.get("files", {}))]
 
     def _check_corpus(self) -> str | None:
-        from .index import stale_sources
+        from qa.index.build import stale_sources
 
         stale = stale_sources(self.searcher.index.manifest, self.corpus_dir)
         if stale:
@@ -130,7 +130,7 @@ class LocalBackend:
     def _check_index(self) -> str | None:
         import hashlib
 
-        from .index import MANIFEST
+        from qa.index.build import MANIFEST
 
         d = self.searcher.index.directory
         if not d.is_dir():

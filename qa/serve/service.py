@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .errors import IndexCorrupt, IndexMissing, IndexProblem, IndexStale
-from .settings import Settings
+from qa.errors import IndexCorrupt, IndexMissing, IndexProblem, IndexStale
+from qa.settings import Settings
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_CORPUS = Path(os.environ.get("IPT_QA_CORPUS", PROJECT_DIR / "corpus"))
 DEFAULT_INDEX = Path(os.environ.get("IPT_QA_INDEX", PROJECT_DIR / "index"))
 
@@ -20,7 +20,7 @@ def _say(msg: str) -> None:
 
 
 def load_embedder():
-    from .embed import MiniLMEmbedder
+    from qa.index.embed import MiniLMEmbedder
 
     return MiniLMEmbedder()
 
@@ -38,8 +38,8 @@ def open_searcher(
     "never": raise IndexMissing/IndexStale instead. A corrupted index is always an error (IndexCorrupt),
     so that damage is seen rather than silently papered over; `ipt-qa build --full` repairs it.
     The Searcher returned follows later builds and edits of the sources (LiveSearcher)."""
-    from .index import build_index, load_index
-    from .search import Searcher
+    from qa.index.build import build_index, load_index
+    from qa.search import Searcher
 
     settings = settings or Settings()
     embedder = embedder or load_embedder()
@@ -117,8 +117,8 @@ class LiveSearcher:
         return self._searcher
 
     def _refresh(self) -> None:
-        from .index import build_dir_of, load_index, stale_sources
-        from .search import Searcher
+        from qa.index.build import build_dir_of, load_index, stale_sources
+        from qa.search import Searcher
 
         old = self._searcher
         try:

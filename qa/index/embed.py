@@ -9,8 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import ModelError
-from .settings import MODEL_ID, MODEL_SHA256
+from qa.errors import ModelError
+from qa.settings import MODEL_ID, MODEL_SHA256
 
 
 class Embedder(Protocol):
@@ -45,7 +45,7 @@ class MiniLMEmbedder:
 
     def __init__(self, model_dir: str | os.PathLike | None = None, expected_sha256: str = MODEL_SHA256):
         _offline_env()
-        from .corpus import file_sha256
+        from qa.ingest.corpus import file_sha256
 
         model_dir = Path(model_dir) if model_dir else bundled_model_dir()
         weights = model_dir / "model.safetensors"
@@ -86,7 +86,7 @@ class HashEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         import hashlib
 
-        from .text import analyze
+        from qa.ingest.text import analyze
 
         self.calls += 1
         self.texts_encoded += len(texts)

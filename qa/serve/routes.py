@@ -21,11 +21,11 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from .backend import LocalBackend, SearchBackend
-from .bodylimit import MAX_BODY_BYTES
-from .errors import QAError
+from qa.serve.backend import LocalBackend, SearchBackend
+from qa.serve.bodylimit import MAX_BODY_BYTES
+from qa.errors import QAError
 
-log = logging.getLogger("ipt-qa.routes")
+log = logging.getLogger("ipt-qa.serve.routes")
 
 HEALTH, READY, ASK = "/healthz", "/readyz", "/api/v1/ask"
 FIELDS = ("question", "k", "sources")
