@@ -30,21 +30,22 @@ import argparse
 import logging
 import math
 import os
-from pathlib import Path
 
 # Before gradio is imported: it reads this at import time, and the page must not call out.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 
-from qa.present import page  # noqa: E402
-from qa.serve.apitypes import AskRecord, as_record  # noqa: E402
+from qa.errors import QAError  # noqa: E402
+from qa.paths import default_corpus  # noqa: E402
+from qa.present import page, source_view  # noqa: E402
+from qa.present.assets import asset  # noqa: E402
+from qa.present.sources import LiveDocs  # noqa: E402
 from qa.serve import routes as api_routes  # noqa: E402
+from qa.serve.apitypes import AskRecord, as_record  # noqa: E402
 from qa.serve.batcher import AskBatcher  # noqa: E402
 from qa.serve.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
-from qa.ingest.corpus import file_sha256, load_corpus  # noqa: E402
-from qa.errors import QAError  # noqa: E402
-from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX, PROJECT_DIR, open_searcher  # noqa: E402
+from qa.serve.service import open_searcher  # noqa: E402
 
 log = logging.getLogger("ipt-qa.app")
 
@@ -78,285 +79,13 @@ THEME = gr.themes.Default(primary_hue="blue", font=["system-ui", "sans-serif"],
     button_primary_background_fill_dark="#2563eb", button_primary_background_fill_hover_dark="#1d4ed8",
     button_primary_text_color="#ffffff", button_primary_text_color_dark="#ffffff")
 
-# One delegated listener per gr.HTML: the markup (qa.present.page) carries data-* buttons, never scripts or handlers.
-# The question box gets dir="auto" (Gradio only offers ltr or rtl) so a right-to-left question reads right.
-EXAMPLES_JS = """
-const setDir = () => {
-  const box = document.querySelector('#question textarea');
-  if (box) box.setAttribute('dir', 'auto');
-  return Boolean(box);
-};
-if (!setDir()) {
-  const observer = new MutationObserver(() => { if (setDir()) observer.disconnect(); });
-  observer.observe(document.body, {childList: true, subtree: true});
-}
-element.addEventListener('click', (event) => {
-  const example = event.target.closest('button[data-question]');
-  if (example) trigger('example', {question: example.dataset.question});
-});
-"""
-# The clicked citation is remembered (data-origin) so that "Back to the passage" can return to it.
-RESULTS_JS = """
-element.addEventListener('click', (event) => {
-  const cite = event.target.closest('button[data-source]');
-  if (cite) {
-    element.querySelectorAll('[data-origin]').forEach((b) => b.removeAttribute('data-origin'));
-    cite.setAttribute('data-origin', '1');
-    const d = cite.dataset;
-    trigger('cite', {source: d.source, start: Number(d.start), end: Number(d.end),
-                     hl_start: Number(d.hlStart), hl_end: Number(d.hlEnd)});
-    return;
-  }
-  const example = event.target.closest('button[data-question]');
-  if (example) trigger('example', {question: example.dataset.question});
-});
-"""
-SOURCE_JS = """
-element.addEventListener('click', (event) => {
-  if (!event.target.closest('button[data-back]')) return;
-  const origin = document.querySelector('#results button[data-origin]')
-    || document.querySelector('#results .ipt-asked');
-  if (!origin) return;
-  origin.scrollIntoView({block: 'center'});
-  origin.focus({preventScroll: true});
-});
-"""
-# Run after every answer (a chained JS-only event, so it runs even when the same answer comes back twice, which
-# a watch on the value would miss), once the new markup is in place. A crisis notice always gets focus (a
-# screen reader then reads it first) and is scrolled into view if it is not; on a narrow screen, where the
-# results start below the fold, the page scrolls to them and focus moves to their first line, which also
-# closes a phone's keyboard. On a wide screen an ordinary answer leaves focus in the question box.
-AFTER_ANSWER_JS = """
-() => {
-  const arrange = () => {
-    const results = document.querySelector('#results');
-    const source = document.querySelector('#source');
-    if (!results || !source) return;
-    const notice = results.querySelector('.ipt-notice');
-    const first = notice || results.querySelector('.ipt-asked') || results.querySelector('.ipt-msg');
-    if (!first) return;
-    const stacked = source.getBoundingClientRect().top >= results.getBoundingClientRect().bottom - 1;
-    const box = first.getBoundingClientRect();
-    const inView = box.top >= 0 && box.bottom <= window.innerHeight;
-    if (notice || stacked) {
-      if (!first.hasAttribute('tabindex')) first.setAttribute('tabindex', '-1');
-      first.focus({preventScroll: true});
-    }
-    if (stacked || !inView) first.scrollIntoView({block: 'start'});
-  };
-  requestAnimationFrame(() => requestAnimationFrame(arrange));
-}
-"""
-# Run after a citation opens: centre the passage inside the scrolling source text; on a wide screen the view
-# is sticky beside the results, so the page itself does not move and the clicked card stays where it is; on a
-# narrow one the view sits below every result, so the page goes to it (and "Back to the passage" returns).
-# Focus follows to the view's title.
-AFTER_CITE_JS = """
-() => {
-  const arrange = () => {
-    const view = document.querySelector('#source');
-    if (!view) return;
-    const mark = view.querySelector('#cited');
-    const box = view.querySelector('.ipt-source-text');
-    if (mark && box) {
-      box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 3;
-    }
-    const top = view.getBoundingClientRect().top;
-    if (top < 0 || top > window.innerHeight * 0.5) view.scrollIntoView({block: 'start'});
-    const title = view.querySelector('.ipt-source-title') || view.querySelector('.ipt-msg');
-    if (title) {
-      if (!title.hasAttribute('tabindex')) title.setAttribute('tabindex', '-1');
-      title.focus({preventScroll: true});
-    }
-  };
-  requestAnimationFrame(() => requestAnimationFrame(arrange));
-}
-"""
+EXAMPLES_JS = asset("examples.js")
+RESULTS_JS = asset("results.js")
+SOURCE_JS = asset("source.js")
+AFTER_ANSWER_JS = asset("after-answer.js")
+AFTER_CITE_JS = asset("after-cite.js")
 
-# Colours: one set of variables, overridden in dark mode (Gradio puts class "dark" on <body>); every pair
-# meets 4.5:1. Narrow screens (up to 680 px: phones, narrow windows) get their own rules at the end.
-CSS = """
-:root { --ipt-muted: #52525b; --ipt-accent: #1d4ed8; --ipt-accent-hover-bg: #1d4ed8; --ipt-accent-hover-fg: #fff;
-  --ipt-notice-bg: #fef2f2; --ipt-notice-fg: #7f1d1d; --ipt-notice-border: #b91c1c;
-  --ipt-warn-bg: #fffbeb; --ipt-warn-fg: #78350f; --ipt-warn-border: #d97706;
-  --ipt-error-bg: #fef2f2; --ipt-error-fg: #7f1d1d; --ipt-error-border: #f87171; --ipt-quote-border: #94a3b8; }
-body.dark { --ipt-muted: #a1a1aa; --ipt-accent: #93c5fd; --ipt-accent-hover-bg: #93c5fd; --ipt-accent-hover-fg: #111827;
-  --ipt-notice-bg: #450a0a; --ipt-notice-fg: #fee2e2; --ipt-notice-border: #f87171;
-  --ipt-warn-bg: #422006; --ipt-warn-fg: #fef3c7; --ipt-warn-border: #b45309;
-  --ipt-error-bg: #450a0a; --ipt-error-fg: #fee2e2; --ipt-error-border: #f87171; --ipt-quote-border: #64748b; }
-/* Gradio clips its container with overflow: hidden, which makes it the scroll box that position: sticky
-   follows (so the source view scrolled away with the page); clip hides the same overflow without that. */
-.gradio-container { overflow: clip !important; }
-.gradio-container main { padding-top: .6rem !important; }
-.ipt-header { display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; align-items: center; }
-.prose .ipt-header h1, .ipt-header h1 { font-size: 1.45rem; margin: 0; line-height: 1.2; flex: none; }
-.ipt-header .ipt-disclaimer { flex: 1 1 30rem; }
-.ipt-disclaimer { border-left: 4px solid #2563eb; background: rgba(37, 99, 235, .08); padding: .35rem .7rem;
-  border-radius: 6px; }
-.ipt-disclaimer p { margin: 0; font-size: .86rem; line-height: 1.4; }
-#ask { align-self: stretch; min-height: 2.75rem; }
-#question textarea::placeholder { color: var(--ipt-muted); opacity: 1; }
-/* Programmatic focus targets (results, notice, source title): focus moves there for screen readers and
-   phones, not to offer a control, so no focus ring. */
-[tabindex="-1"]:focus { outline: none; }
-.ipt-try { display: flex; flex-wrap: wrap; gap: .3rem; align-items: center; }
-.ipt-try-label { font-size: .86rem; color: var(--ipt-muted); margin-right: .15rem; }
-button.ipt-example { border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
-  color: var(--body-text-color); border-radius: 999px; padding: .15rem .55rem; font-size: .8rem; cursor: pointer; }
-button.ipt-example:hover, button.ipt-example:focus-visible { border-color: var(--ipt-accent);
-  color: var(--ipt-accent); }
-.ipt-results { display: flex; flex-direction: column; gap: .6rem; }
-.ipt-results > * { margin: 0 !important; }
-.ipt-asked { scroll-margin-top: .5rem; }
-.ipt-asked q { color: var(--body-text-color); font-weight: 600; overflow-wrap: anywhere; unicode-bidi: plaintext; }
-.ipt-summary { margin: 0; font-size: .86rem; color: var(--ipt-muted); }
-.ipt-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: .6rem .9rem;
-  background: var(--block-background-fill); box-shadow: 0 1px 2px rgba(0, 0, 0, .05); }
-.ipt-card-head { display: flex; flex-wrap: wrap; gap: .2rem .6rem; align-items: flex-start; }
-.ipt-rank { flex: none; width: 1.6rem; height: 1.6rem; border-radius: 50%; background: #1d4ed8; color: #fff;
-  display: flex; align-items: center; justify-content: center; font-weight: 700; font-size: .85rem; }
-.ipt-card-titles { flex: 1 1 14rem; min-width: 0; }
-.prose h2.ipt-title, h2.ipt-title { margin: 0; font-weight: 650; font-size: 1rem; line-height: 1.35; }
-.ipt-from { margin: .05rem 0 0 0; font-size: .86rem; color: var(--ipt-muted); }
-.ipt-rel { flex: none; font-size: .78rem; font-weight: 600; padding: .1rem .55rem; border-radius: 999px;
-  white-space: nowrap; }
-.ipt-rel-strong { background: #dcfce7; color: #166534; }
-.ipt-rel-good { background: #e0f2fe; color: #075985; }
-.ipt-rel-partial { background: #f3f4f6; color: #374151; }
-.prose .ipt-passage, .ipt-passage { margin: .4rem 0 .35rem 0 !important; padding: 0 0 0 .8rem;
-  border-left: 3px solid var(--ipt-quote-border);
-  white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5; font-style: normal; }
-mark.ipt-hl { background: #fde68a; color: #111827; padding: 0 .1rem; border-radius: 3px; }
-.ipt-card-foot { display: flex; flex-wrap: wrap; gap: .3rem .8rem; align-items: flex-start; }
-button.ipt-cite { border: 1px solid var(--ipt-accent); color: var(--ipt-accent); background: transparent;
-  border-radius: 6px; padding: .2rem .65rem; font-size: .85rem; cursor: pointer; font-weight: 600; min-height: 1.9rem; }
-button.ipt-cite:hover, button.ipt-cite:focus-visible, button.ipt-cite[data-origin] {
-  background: var(--ipt-accent-hover-bg); color: var(--ipt-accent-hover-fg); }
-button.ipt-cite-inline { border: none; background: none; padding: 0; color: var(--ipt-accent);
-  text-decoration: underline; cursor: pointer; font-size: inherit; text-align: left; }
-.ipt-details { font-size: .84rem; color: var(--ipt-muted); }
-.ipt-details summary { cursor: pointer; padding: .25rem 0; }
-.ipt-details-list { margin: .1rem 0 .2rem 0; display: grid; grid-template-columns: max-content 1fr; gap: 0 .6rem; }
-.ipt-details-list dt { font-weight: 600; }
-.ipt-details-list dd { margin: 0; overflow-wrap: anywhere; font-family: var(--font-mono); font-size: .8rem; }
-.ipt-details p { margin: .1rem 0 .2rem 0; }
-.ipt-also { margin: .4rem 0 0 0; font-size: .86rem; }
-.ipt-also ul { margin: .15rem 0 0 1.1rem; padding: 0; }
-.ipt-also li { margin: 0; }
-.ipt-visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
-  white-space: nowrap; }
-.ipt-notice { border: 2px solid var(--ipt-notice-border); background: var(--ipt-notice-bg); color: var(--ipt-notice-fg);
-  border-radius: 10px; padding: .6rem .9rem; scroll-margin-top: .5rem; }
-/* Colours set on the paragraphs and links too: Gradio's prose style recolours them (light text in dark mode). */
-.ipt-notice p, .ipt-notice a { margin: 0; color: var(--ipt-notice-fg) !important; }
-.ipt-notice a { font-weight: 700; text-decoration: underline; white-space: nowrap; padding: 0 !important; }
-.ipt-notice-title { font-weight: 700; margin-bottom: .3rem !important; }
-.ipt-msg { border-radius: 8px; padding: .5rem .8rem; }
-.ipt-msg > p { margin: 0; }
-.ipt-msg-info { background: var(--background-fill-secondary); }
-.ipt-msg-warning { background: var(--ipt-warn-bg); border: 1px solid var(--ipt-warn-border); }
-.ipt-msg-warning p, .ipt-msg-warning .ipt-details { color: var(--ipt-warn-fg); }
-.ipt-msg-error { background: var(--ipt-error-bg); border: 1px solid var(--ipt-error-border); }
-.ipt-msg-error p { color: var(--ipt-error-fg); }
-.ipt-abstain { border: 1px dashed var(--border-color-primary); border-radius: 10px; padding: .7rem .9rem; }
-.ipt-abstain p { margin: 0 0 .45rem 0; }
-.ipt-abstain-title { font-weight: 700; font-size: 1.05rem; }
-.ipt-examples { display: flex; flex-wrap: wrap; gap: .3rem; margin-bottom: .3rem; }
-.ipt-why { font-size: .88rem; }
-.ipt-why summary { cursor: pointer; font-weight: 600; }
-/* Side by side above the narrow breakpoint (Gradio would otherwise stack the columns at its own width). */
-#answer-row { flex-wrap: nowrap; }
-#answer-row > * { min-width: 0 !important; }
-.ipt-source-col { position: sticky; top: .5rem; align-self: flex-start; }
-.ipt-source { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: .6rem .9rem;
-  background: var(--block-background-fill); max-height: calc(100vh - 1rem); display: flex; flex-direction: column;
-  box-sizing: border-box; scroll-margin-top: .5rem; }
-.ipt-source-empty { color: var(--ipt-muted); font-size: .9rem; }
-.ipt-source-empty p { margin: 0; }
-.ipt-source-head { display: flex; flex-wrap: wrap; gap: .3rem .8rem; align-items: center;
-  justify-content: space-between; }
-.prose h2.ipt-source-title, h2.ipt-source-title { font-weight: 700; margin: 0; font-size: 1.05rem; line-height: 1.35; }
-button.ipt-back { display: none; border: 1px solid var(--ipt-accent); color: var(--ipt-accent); background: transparent;
-  border-radius: 6px; padding: .35rem .75rem; font-size: .9rem; font-weight: 600; cursor: pointer; min-height: 2.5rem; }
-.ipt-meta { font-size: .86rem; margin: .2rem 0 0 0; overflow-wrap: anywhere; }
-.ipt-source-foot { display: flex; flex-wrap: wrap; gap: 0 1rem; }
-.ipt-links { margin: .1rem 0 .2rem 1.2rem; padding: 0; }
-.ipt-source-text { margin-top: .4rem; flex: 1 1 auto; min-height: 10rem; overflow-y: auto;
-  border-top: 1px solid var(--border-color-primary); padding-top: .4rem; font-size: .9rem; line-height: 1.5; }
-.ipt-source-text:focus-visible { outline: 2px solid var(--ipt-accent); outline-offset: 2px; }
-.ipt-line { display: flex; gap: .6rem; }
-.ipt-line.ipt-in-span { background: rgba(253, 230, 138, .25); }
-.ipt-ln { flex: none; width: 2.4rem; text-align: right; color: var(--ipt-muted);
-  font-family: var(--font-mono); font-size: .78rem; user-select: none; padding-top: .1rem; }
-/* The tint under the cited lines would drop the grey line numbers below 4.5:1 in dark mode. */
-.ipt-in-span .ipt-ln { color: var(--body-text-color); }
-.ipt-tx { flex: 1; min-width: 0; white-space: pre-wrap; overflow-wrap: anywhere; min-height: 1.5em; }
-mark.ipt-cited { background: #fef3c7; color: #111827; }
-mark.ipt-cited.ipt-best { background: #fde68a; font-weight: 600; }
-@media (max-width: 680px) {
-  .ipt-header h1 { font-size: 1.25rem; }
-  /* The question box takes the whole width, Ask goes below it at a thumb's size. */
-  #question-row, #answer-row { flex-wrap: wrap; }
-  #question-row > *, #answer-row > * { flex: 1 1 100% !important; min-width: 100% !important; }
-  button.ipt-back { display: inline-block; }
-  .ipt-source-col { position: static; }
-}
-/* Gradio's footer (API and settings links) is for developers; on a phone it is stray text below the page.
-   Nested, not in the media query above: Gradio rewrites media queries to apply inside its container only,
-   and the footer is outside it; a top-level rule is kept as written. */
-footer:not(.ipt-card-foot) { @media (max-width: 680px) { display: none !important; } }
-"""
-
-
-def load_source_docs(searcher, corpus_dir: str | os.PathLike | None = None) -> dict[str, page.SourceDoc]:
-    """The full text of every indexed source, read once, keyed by source id.
-
-    The text comes from `corpus_dir` (by default the folder the index's source paths point to). A source
-    whose file is no longer the one indexed (different SHA-256) is left out, so that no citation ever
-    highlights characters other than the ones it quotes."""
-    infos = searcher.index.sources
-    if corpus_dir is None:
-        corpus_dir = _indexed_corpus_dir(searcher)
-        if corpus_dir is None:
-            log.warning("source files of the index not found; the source view will be unavailable")
-            return {}
-    docs = {}
-    for s in load_corpus(corpus_dir):
-        info = infos.get(s.id)
-        if info is None or info.sha256 != s.sha256:
-            log.warning("source %s differs from the indexed one; not shown in the source view", s.id)
-            continue
-        docs[s.id] = page.SourceDoc(id=s.id, title=info.title, path=info.path, text=s.text, url=info.url,
-                                    links=tuple(info.links), provenance=s.provenance)
-    return docs
-
-
-class _LiveDocs:
-    """The source texts of the build the searcher answers from now: read again whenever a new build is
-    swapped in (qa.serve.service.LiveSearcher), so the source view never highlights a superseded text."""
-
-    def __init__(self, searcher, corpus_dir):
-        self._searcher, self._corpus_dir = searcher, corpus_dir
-        self._index, self._docs = None, {}
-
-    def get(self, source_id: str):
-        try:
-            index = self._searcher.index
-            if index is not self._index:
-                self._docs, self._index = load_source_docs(self._searcher, self._corpus_dir), index
-        except QAError:  # the sources changed and no matching build is installed yet: show none
-            return None
-        return self._docs.get(source_id)
-
-
-def _indexed_corpus_dir(searcher) -> Path | None:
-    """The folder holding the indexed source files (their paths are relative to where the index was built)."""
-    for info in searcher.index.sources.values():
-        p = Path(info.path)
-        for candidate in ([p] if p.is_absolute() else [Path.cwd() / p, PROJECT_DIR / p]):
-            if candidate.is_file() and file_sha256(candidate) == info.sha256:
-                return candidate.parent
-    return None
+CSS = asset("page.css")
 
 
 def _whole_k(k) -> int:
@@ -372,7 +101,7 @@ def _whole_k(k) -> int:
 
 def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Blocks:
     """The page and its API endpoints for one searcher (not launched; see `launch`)."""
-    docs = _LiveDocs(searcher, corpus_dir)
+    docs = LiveDocs(searcher, corpus_dir)
     source_choices = [(info.title, sid) for sid, info in searcher.index.sources.items()]
     all_ids = [sid for _, sid in source_choices]
     batcher = AskBatcher(searcher, max_batch=ASK_BATCH)
@@ -400,7 +129,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
 
     def show(question: str, k: float, sources: list[str]) -> tuple[str, str]:
         """What the page shows for a question: the results and a reset source view."""
-        reset = page.source_placeholder_html()
+        reset = source_view.source_placeholder_html()
         if not (question or "").strip():
             return page.message_html("Type a question about Interpersonal Psychotherapy (IPT) first, or choose "
                                      "one of the example questions."), reset
@@ -434,7 +163,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
             return page.message_html("That citation could not be opened.", "error")
         if not 0 <= start < end <= len(doc.text):
             return page.message_html("That citation could not be opened.", "error")
-        return page.source_html(doc, start, end, hl_start, hl_end)
+        return source_view.source_html(doc, start, end, hl_start, hl_end)
 
     with gr.Blocks(title="IPT passage assistant", analytics_enabled=False) as demo:
         gr.HTML(f'<div class="ipt-header"><h1>IPT passage assistant</h1>{page.disclaimer_html()}</div>',
@@ -460,7 +189,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
                 results = gr.HTML(page.message_html("Ask a question, or try one of the examples above."),
                                   js_on_load=RESULTS_JS, elem_id="results")
             with gr.Column(scale=2, elem_classes=["ipt-source-col"], elem_id="source-col"):
-                source = gr.HTML(page.source_placeholder_html(), js_on_load=SOURCE_JS, elem_id="source")
+                source = gr.HTML(source_view.source_placeholder_html(), js_on_load=SOURCE_JS, elem_id="source")
 
         inputs = [question, k, sources]
         # Each page event is followed by a JS-only step (no server call) that moves scroll and focus.
@@ -477,7 +206,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         gr.api(echo, api_name="echo")
     _bound_every_route(demo)
     # /healthz, /readyz and /api/v1/ask (qa/routes.py), served beside the page by `launch`.
-    api_routes.attach(demo, searcher, corpus_dir or DEFAULT_CORPUS, concurrency=CONCURRENCY,
+    api_routes.attach(demo, searcher, corpus_dir or default_corpus(), concurrency=CONCURRENCY,
                       queue_size=QUEUE_SIZE)
     return demo
 
@@ -527,8 +256,8 @@ def _keep_no_session_values() -> None:
 
 def main(host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None) -> None:
     """Open the index (building it if missing or stale) and serve the page until interrupted."""
-    corpus_dir = corpus_dir or DEFAULT_CORPUS
-    searcher = open_searcher(index_dir or DEFAULT_INDEX, corpus_dir)
+    corpus_dir = corpus_dir or default_corpus()
+    searcher = open_searcher(index_dir, corpus_dir)
     launch(build_demo(searcher, corpus_dir), host=host, port=port)
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from qa.search import Searcher
-from qa.ingest.text import SpellFixer
+from qa.ingest.spelling import SpellFixer
 
 EXACT_UP_TO = 20_000  # dense_scores' literal before
 HNSW_THRESHOLD = 50_000  # qa/index.py before

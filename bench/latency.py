@@ -18,7 +18,7 @@ def uncached_searcher(searcher):
 
     s0 = Searcher(searcher.index, searcher.embedder, searcher.settings, cache_size=0)
     s0.ask("Who created IPT?")
-    if len(s0._cache):
+    if len(s0.query.cache):
         raise RuntimeError("Searcher(cache_size=0) kept a question in its cache")
     return s0
 
@@ -27,7 +27,7 @@ def run(report: Report, searcher, rounds: int = 2, seed: int = 0) -> dict:
     """Interleaved pairs (bare encode, ask) per question, order alternating, over `rounds` shuffles of the
     gold questions; then the cached (repeat) ask; then a fully cold question (spell-fix cache cleared too);
     then batches through ask_many."""
-    from qa.search import clean_question
+    from qa.retrieve.query import clean_question
 
     qs = gold_questions()
     model = searcher.embedder.model
@@ -76,13 +76,10 @@ def run(report: Report, searcher, rounds: int = 2, seed: int = 0) -> dict:
     report.add(Figure(SECTION, "ask(q) repeated (vector from question cache) = pipeline without the model", "ms",
                       cached, "model.encode([q])", enc_c, paired_ratios=paired_c))
 
-    # Cold: also the spell fixer's memo (an lru_cache shared by all Searchers) is emptied, as for a question
-    # the process has never seen words of.
-    from qa.ingest.text import SpellFixer
-
+    # Cold: also the spell fixer's memo is emptied, as for a question the process has never seen words of.
     enc_n, cold, paired_n = [], [], []
     for i, q in enumerate(qs[::2]):  # half the questions: enough for a median, and a cold call is slow
-        SpellFixer.fix.cache_clear()
+        s0.query.spell.forget()
         if i % 2:
             te, _ = timed(floor, q)
             tn, _ = timed(s0.ask, q)
@@ -94,27 +91,6 @@ def run(report: Report, searcher, rounds: int = 2, seed: int = 0) -> dict:
         paired_n.append(tn / te)
     report.add(Figure(SECTION, "ask(q) never-seen words (question cache + spell-fix memo cleared)", "ms", cold,
                       "model.encode([q])", enc_n, paired_ratios=paired_n))
-
-    # Before/after issue 14 on the real index: the same never-seen-words questions through the old dense
-    # scores, argsorts and difflib spelling repair (bench/before.py) and the new code, back to back.
-    from .before import BeforeSearcher, DifflibSpellFixer
-
-    b0 = BeforeSearcher(s0.index, s0.embedder, s0.settings, cache_size=0)
-    t_new, t_old = [], []
-    for i, q in enumerate(qs[::2]):
-        SpellFixer.fix.cache_clear()
-        DifflibSpellFixer.fix.cache_clear()
-        if i % 2:
-            to, _ = timed(b0.ask, q)
-            tn, _ = timed(s0.ask, q)
-        else:
-            tn, _ = timed(s0.ask, q)
-            to, _ = timed(b0.ask, q)
-        t_new.append(tn * 1e3)
-        t_old.append(to * 1e3)
-    report.add(Figure(SECTION, "ask(q) never-seen words on the 5 sources, after vs before issue 14", "ms", t_new,
-                      "before (same questions, back to back)", t_old,
-                      paired_ratios=[a / b for a, b in zip(t_new, t_old)]))
 
     # Batches: ask_many with one model call for 32 questions.
     batch_t, enc_b, paired_b = [], [], []
@@ -135,15 +111,16 @@ def run(report: Report, searcher, rounds: int = 2, seed: int = 0) -> dict:
     enc_s, cand_s, pres_s = [], [], []
     for q in qs:
         text, warnings = clean_question(q, s0.settings.max_question_chars)
-        # question_vectors: spelling repair and the one model call, giving the ranking and the judging vector.
-        te, qvecs = timed(s0.question_vectors, [text])
-        tc, _ = timed(s0.candidates, text, qvecs[0][0], "hybrid", None)
+        # query.vectors: spelling repair and the one model call, giving the ranking and the judging vector.
+        te, qvecs = timed(s0.query.vectors, [text])
+        tc, _ = timed(s0.retriever.candidates, text, s0.query.terms(text), s0.query.implicit(text), qvecs[0][0],
+                      "hybrid", None)
         tw, _ = timed(s0._answer, text, qvecs[0], 5, "hybrid", None, warnings)
         enc_s.append(te * 1e3)
         cand_s.append(tc * 1e3)
         pres_s.append(max(tw - tc, 0.0) * 1e3)
     report.add(Figure(SECTION, "stage: candidates() (BM25 + FAISS + fusion)", "ms", cand_s,
-                      "stage: question_vectors([q]) (model call)", enc_s))
+                      "stage: query.vectors([q]) (model call)", enc_s))
     report.add(Figure(SECTION, "stage: _answer() minus candidates() (highlight, grouping, abstain)", "ms", pres_s,
-                      "stage: question_vectors([q]) (model call)", enc_s))
+                      "stage: query.vectors([q]) (model call)", enc_s))
     return {"floor_ms": enc, "ask_ms": ask}

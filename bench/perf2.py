@@ -102,7 +102,7 @@ def big_vocabulary(size: int = 30_000, seed: int = 0) -> tuple[set[str], list[st
 
 
 def spelling(report: Report, searcher) -> None:
-    from qa.ingest.text import SpellFixer
+    from qa.ingest.spelling import SpellFixer
 
     from .before import DifflibSpellFixer
 
@@ -215,7 +215,7 @@ def ann_recall(report: Report, searcher, ef_values=(128, 256, 512)) -> dict:
 
 
 def large_build(report: Report, searcher, build_sample: int = 200, seed: int = 0) -> dict:
-    from qa.index.build import load_index
+    from qa.index.load import load_index
     from qa.search import Searcher
 
     from .before import BeforeSearcher, before_faiss

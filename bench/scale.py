@@ -191,7 +191,9 @@ def tile_index(index, n_target: int, sigma: float = 0.015, seed: int = 0):
     import bm25s
     import faiss
 
-    from qa.index.build import LoadedIndex, _faiss_bytes
+    from qa.index.build import _faiss_bytes
+
+    from qa.index.load import LoadedIndex
     from qa.ingest.text import analyze
 
     n = len(index)
@@ -221,7 +223,8 @@ def tile_index(index, n_target: int, sigma: float = 0.015, seed: int = 0):
 def run_synthetic_10k(report: Report, searcher, scale: int = 10_000, embed_max: int = 10_000, build_sample: int = 500,
         rss_repeats: int = 2, use_cache: bool = True, seed: int = 0) -> dict:
     """Section 5; see the module docstring. `use_cache=False` embeds the scale corpus with the model."""
-    from qa.index.build import HNSW_THRESHOLD, load_index
+    from qa.index.build import HNSW_THRESHOLD
+    from qa.index.load import load_index
     from qa.search import Searcher
 
     from .synth import make_corpus

@@ -267,7 +267,7 @@ def ensure_index(index: Path, corpus: Path) -> None:
     install a build, and the oldest ones would be pruned under the replicas serving them."""
     sys.path.insert(0, str(ROOT))
     from qa.errors import IndexCorrupt, IndexProblem
-    from qa.index.build import load_index
+    from qa.index.load import load_index
 
     try:
         load_index(index, corpus)

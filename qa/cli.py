@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 from qa.errors import QAError
-from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX
+from qa.evaluate.gold import validate_gold_file
+from qa.index.build import build_index
+from qa.paths import default_corpus, default_gold, default_index
+from qa.serve import service
 
 EXIT_USAGE = 2
 
@@ -20,8 +23,10 @@ def _fail(msg: str) -> int:
 
 
 def _paths(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index directory (default: %(default)s)")
-    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus directory (default: %(default)s)")
+    p.add_argument("--index", type=Path, default=None,
+                   help="index directory (default: index/ of the project in the working directory)")
+    p.add_argument("--corpus", type=Path, default=None,
+                   help="corpus directory (default: corpus/ of the project in the working directory)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -122,9 +127,7 @@ def cmd_ask(args) -> int:
         return _fail("the question is empty; type a question about Interpersonal Psychotherapy (IPT)")
     if not 1 <= args.k <= 50:
         return _fail(f"-k must be a whole number from 1 to 50, not {args.k}")
-    from qa.serve.service import open_searcher
-
-    searcher = open_searcher(args.index, args.corpus)
+    searcher = service.open_searcher(args.index, args.corpus)
     first = True
     # Batches are answered in slices so output streams and one model call serves many questions.
     for i in range(0, len(questions), 32):
@@ -140,27 +143,24 @@ def cmd_ask(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from qa.index.build import build_index
-    from qa.serve.service import load_embedder
-
-    report = build_index(args.corpus, args.index, load_embedder(), full=args.full)
+    report = build_index(args.corpus, args.index, service.load_embedder(), full=args.full)
     print(report.summary())
-    from qa.evaluate.scoring import DEFAULT_GOLD, validate_gold_file
-
     # The gold set quotes the project's corpus: re-validate it when that corpus was rebuilt.
-    if DEFAULT_GOLD.is_file() and Path(args.corpus).resolve() == DEFAULT_CORPUS.resolve():
-        problems = validate_gold_file(DEFAULT_GOLD, args.corpus)
+    gold = default_gold()
+    if gold.is_file() and Path(args.corpus).resolve() == default_corpus().resolve():
+        problems = validate_gold_file(gold, args.corpus)
         if problems:
-            print(f"gold set {DEFAULT_GOLD}: {len(problems)} quote(s) no longer found in their source:")
+            print(f"gold set {gold}: {len(problems)} quote(s) no longer found in their source:")
             for p in problems:
                 print(f"  {p}")
         else:
-            print(f"gold set {DEFAULT_GOLD}: every quote still found in its source")
+            print(f"gold set {gold}: every quote still found in its source")
     return 0
 
 
 def cmd_eval(args) -> int:
-    from qa.evaluate.scoring import run_eval_command
+    # Deferred on purpose: the evaluation imports ranx (and numba), seconds that `ask` and `--help` need not pay.
+    from qa.evaluate.command import run_eval_command  # noqa: PLC0415
 
     return run_eval_command(args)
 
@@ -197,6 +197,10 @@ def cmd_serve(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "index", "") is None:
+        args.index = default_index()
+    if getattr(args, "corpus", "") is None:
+        args.corpus = default_corpus()
     try:
         return {"ask": cmd_ask, "build": cmd_build, "eval": cmd_eval, "serve": cmd_serve}[args.command](args)
     except QAError as e:

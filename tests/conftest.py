@@ -34,7 +34,8 @@ def fake_embedder():
 
 @pytest.fixture
 def tiny_searcher(tiny_corpus, tmp_path, fake_embedder):
-    from qa.index.build import build_index, load_index
+    from qa.index.build import build_index
+    from qa.index.load import load_index
     from qa.search import Searcher
     from qa.settings import Settings
 
@@ -63,7 +64,7 @@ def real_index_dir(tmp_path_factory, real_embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def real_searcher(real_index_dir, real_embedder):
-    from qa.index.build import load_index
+    from qa.index.load import load_index
     from qa.search import Searcher
 
     return Searcher(load_index(real_index_dir, ROOT / "corpus"), real_embedder)

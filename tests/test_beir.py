@@ -10,9 +10,10 @@ from pathlib import Path
 from qa.evaluate.beir import export_beir, stable_ids
 from qa.cli import main
 from qa.ingest.corpus import load_corpus
-from qa.evaluate.scoring import DEFAULT_GOLD, load_gold, relevant_spans
+from qa.evaluate.gold import load_gold, relevant_spans
 
 ROOT = Path(__file__).resolve().parent.parent
+GOLD_PATH = ROOT / "eval" / "gold.jsonl"
 
 
 def load_beir(folder: Path, split: str):
@@ -37,7 +38,7 @@ def test_export_reads_back_and_points_at_the_gold_quotes(tmp_path, capsys):
     assert main(["eval", "--export-beir", str(out), "--index", str(tmp_path / "index")]) == 0
     assert "BEIR files written" in capsys.readouterr().out
     texts = {s.id: s.text for s in load_corpus(ROOT / "corpus")}
-    gold = {q.id: q for q in load_gold(DEFAULT_GOLD)}
+    gold = {q.id: q for q in load_gold(GOLD_PATH)}
     for split in ("dev", "test"):
         corpus, queries, qrels = load_beir(out, split)
         assert set(queries) == set(gold)  # every question, unanswerable ones too (they have no qrels)
@@ -60,7 +61,7 @@ def test_export_reads_back_and_points_at_the_gold_quotes(tmp_path, capsys):
 def test_passage_ids_survive_a_rebuild_after_an_edit(tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
-    gold = load_gold(DEFAULT_GOLD)
+    gold = load_gold(GOLD_PATH)
 
     def export(name):
         out = tmp_path / name

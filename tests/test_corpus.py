@@ -9,7 +9,8 @@ import pytest
 
 from qa.ingest.corpus import corpus_fingerprint, load_corpus, read_corpus
 from qa.errors import CorpusError
-from qa.index.build import build_index, load_index
+from qa.index.build import build_index
+from qa.index.load import load_index
 from qa.settings import Settings
 
 SETTINGS = Settings(abstain=False)

@@ -12,10 +12,11 @@ import pytest
 from qa.cli import main
 from qa.ingest.corpus import load_corpus
 from qa.errors import GoldError
-from qa.evaluate.scoring import (DEFAULT_GOLD, GoldAnswer, GoldQuestion, evaluate, is_relevant, load_gold, overlaps,
-                         quote_spans, relevant_spans, validate_gold, validate_gold_file)
+from qa.evaluate.gold import GoldAnswer, GoldQuestion, is_relevant, load_gold, overlaps, quote_spans, relevant_spans, validate_gold, validate_gold_file
+from qa.evaluate.scoring import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
+GOLD_PATH = ROOT / "eval" / "gold.jsonl"
 CORPUS = ROOT / "corpus"
 
 
@@ -114,7 +115,7 @@ def corpus_copy(tmp_path) -> Path:
 
 
 def test_the_real_gold_set_matches_the_real_corpus():
-    assert validate_gold_file(DEFAULT_GOLD, CORPUS) == []
+    assert validate_gold_file(GOLD_PATH, CORPUS) == []
 
 
 def test_quote_that_moved_within_its_source_is_still_found(corpus_copy, tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
-from qa.evaluate.scoring import GoldAnswer, GoldQuestion
+from qa.evaluate.gold import GoldAnswer, GoldQuestion
 from qa.evaluate.goldcheck import broken_rows, gold_warnings
 
 ROOT = Path(__file__).resolve().parent.parent

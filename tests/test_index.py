@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from qa.errors import IndexCorrupt, IndexMissing, IndexStale, QAError
-from qa.index.build import build_index, load_index, sign_manifest
+from qa.index.build import build_index
+from qa.index.layout import sign_manifest
+from qa.index.load import load_index
 from qa.search import Searcher
 from qa.settings import Settings
 
@@ -54,9 +56,9 @@ def test_round_trip_gives_identical_results(built, tiny_corpus, fake_embedder):
     # Raw retriever scores too, not only the rounded ones shown.
     q = fake_embedder.encode(["Who created IPT?"])[0]
     s1, s2 = Searcher(first, fake_embedder, SETTINGS), Searcher(again, fake_embedder, SETTINGS)
-    assert np.array_equal(s1.dense_scores(q), s2.dense_scores(q))
-    terms = s1.query_terms("Who created IPT?")
-    assert np.array_equal(s1.bm25_scores(terms), s2.bm25_scores(terms))
+    assert np.array_equal(s1.retriever.dense_scores(q), s2.retriever.dense_scores(q))
+    terms = s1.query.terms("Who created IPT?")
+    assert np.array_equal(s1.retriever.bm25_scores(terms), s2.retriever.bm25_scores(terms))
 
 
 def test_rebuild_without_change_answers_identically(built, tiny_corpus, fake_embedder):

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from qa.present import page
+from qa.present import page, source_view
+from qa.retrieve.language import looks_non_english
+from qa.present.sources import load_source_docs
 from qa.records import AlsoIn, Answer, Hit
 from qa.judge.safety import CRISIS_NOTICE
 
@@ -65,9 +67,9 @@ def test_abstention_reason_and_source_view_are_escaped():
     payload = XSS[0]
     answer = Answer(question=payload, abstained=True, reason=f"because {payload}", passages=[])
     _no_live_markup(page.answer_html(answer), payload)
-    doc = page.SourceDoc(id="x", title=payload, path="corpus/x.txt", text=f"line one\n{payload}\n", url=payload,
+    doc = source_view.SourceDoc(id="x", title=payload, path="corpus/x.txt", text=f"line one\n{payload}\n", url=payload,
                          links=(payload,), provenance=payload)
-    markup = page.source_html(doc, 9, 9 + len(payload), 9, 9 + len(payload))
+    markup = source_view.source_html(doc, 9, 9 + len(payload), 9, 9 + len(payload))
     _no_live_markup(markup, payload)
     assert _marked(markup, "ipt-cited") == [payload]
 
@@ -194,7 +196,7 @@ def test_abstention_message_offers_examples_and_coverage():
                                       "من أنشأ العلاج النفسي الشخصي؟", "מי יצר את הטיפול הבין-אישי?",
                                       "人际心理治疗是谁创立的？", "Что такое интерперсональная психотерапия?"])
 def test_a_question_in_another_language_is_told_the_sources_are_english(question):
-    assert page.looks_non_english(question)
+    assert looks_non_english(question)
     markup = page.answer_html(Answer(question=question, abstained=True, reason="r", passages=[]))
     assert "The sources are in English: please ask in English." in markup
     assert html.escape(page.WHY_NOT_ENGLISH) in markup
@@ -206,7 +208,7 @@ def test_no_english_question_of_the_gold_set_counts_as_another_language():
     questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").open(encoding="utf-8")
                  if line.strip()]
     assert len(questions) > 100
-    assert [q for q in questions if page.looks_non_english(q)] == []
+    assert [q for q in questions if looks_non_english(q)] == []
 
 
 def test_crisis_notice_is_an_alert_above_the_passages(tiny_searcher):
@@ -266,14 +268,13 @@ def test_disclaimer_says_learning_not_medical_advice():
 
 
 def test_source_view_highlights_exactly_the_cited_passage(tiny_searcher):
-    import app
 
-    docs = app.load_source_docs(tiny_searcher)  # found through the index's own source paths
+    docs = load_source_docs(tiny_searcher)  # found through the index's own source paths
     assert set(docs) == set(tiny_searcher.index.sources)
     for hit in tiny_searcher.ask("What problem areas does IPT work on?", k=5).passages:
         doc = docs[hit.source_id]
         assert doc.text[hit.start:hit.end] == hit.text
-        markup = page.source_html(doc, hit.start, hit.end, hit.highlight["start"], hit.highlight["end"])
+        markup = source_view.source_html(doc, hit.start, hit.end, hit.highlight["start"], hit.highlight["end"])
         # Every piece of the span is marked (split only at line ends), the first one is the scroll anchor.
         assert "".join(_marked(markup, "ipt-cited")) == hit.text.replace("\n", "")
         assert markup.count('id="cited"') == 1
@@ -288,19 +289,19 @@ def test_source_view_highlights_exactly_the_cited_passage(tiny_searcher):
 
 
 def test_source_view_shows_address_and_links():
-    doc = page.SourceDoc(id="a", title="A", path="corpus/a.txt", text="one\ntwo\n", url="https://example.org/a",
+    doc = source_view.SourceDoc(id="a", title="A", path="corpus/a.txt", text="one\ntwo\n", url="https://example.org/a",
                          links=("https://example.org/b", "http://x.example/c..."))
-    markup = page.source_html(doc, 4, 7, 4, 7)
+    markup = source_view.source_html(doc, 4, 7, 4, 7)
     assert 'Original page: <a href="https://example.org/a"' in markup
     assert markup.count('rel="noopener noreferrer"') == 3
     assert "line 2" in markup
-    no_url = page.source_html(page.SourceDoc(id="b", title="B", path="b", text="x"), 0, 1, 0, 1)
+    no_url = source_view.source_html(source_view.SourceDoc(id="b", title="B", path="b", text="x"), 0, 1, 0, 1)
     assert "not recorded" in no_url and "<a " not in no_url
 
 
 def test_source_view_has_a_way_back_and_a_focusable_title_and_folds_offsets():
-    doc = page.SourceDoc(id="a", title="A <title>", path="corpus/a.txt", text="one\ntwo\n", provenance="saved")
-    markup = page.source_html(doc, 4, 7, 4, 7)
+    doc = source_view.SourceDoc(id="a", title="A <title>", path="corpus/a.txt", text="one\ntwo\n", provenance="saved")
+    markup = source_view.source_html(doc, 4, 7, 4, 7)
     assert '<h2 class="ipt-source-title" tabindex="-1">A &lt;title&gt;</h2>' in markup
     assert '<button type="button" class="ipt-back" data-back="1">Back to the passage</button>' in markup
     head, details = markup.split('<details class="ipt-details">', 1)

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from qa.ingest.corpus import load_corpus
-from qa.evaluate.scoring import DEFAULT_GOLD, evaluate, load_gold
+from qa.evaluate.gold import load_gold
+from qa.evaluate.scoring import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
+GOLD_PATH = ROOT / "eval" / "gold.jsonl"
 CORPUS = ROOT / "corpus"
 
 # Figures measured on 2026-12-01 with
@@ -31,7 +33,7 @@ FLOOR_IMPLICIT = {"Recall@1": 0.59, "Recall@5": 0.80, "mrr@10": 0.69}
 FLOOR_IMPLICIT_WRONG = 0.13  # 0.094 measured: 8 of 85 refused (target 0, not reached; see docs/answer-quality.md)
 FLOOR_IMPLICIT_ABSTAIN = 0.40
 
-GOLD = load_gold(DEFAULT_GOLD)
+GOLD = load_gold(GOLD_PATH)
 SOURCES = load_corpus(CORPUS)
 TEXTS = {s.id: s.text for s in SOURCES}
 

@@ -15,9 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import qa.search
+import qa.retrieve.candidates
+from qa.retrieve.candidates import Retriever
+from qa.retrieve.query import clean_question
 from qa.search import Searcher
-from qa.ingest.text import SpellFixer, words
+from qa.settings import ANN_THRESHOLD
+from qa.ingest.spelling import SpellFixer
+from qa.ingest.text import words
 from qa.retrieve.topk import top_indices
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,20 +45,16 @@ class RefSpell(SpellFixer):
 
 @contextmanager
 def argsort_selection():
-    new = qa.search.top_indices
-    qa.search.top_indices = ref_top
+    new = qa.retrieve.candidates.top_indices
+    qa.retrieve.candidates.top_indices = ref_top
     try:
         yield
     finally:
-        qa.search.top_indices = new
+        qa.retrieve.candidates.top_indices = new
 
 
-class Reference(Searcher):
-    """A Searcher whose dense scores, candidate selection and spelling repair are the pre-issue-14 code."""
-
-    def __init__(self, other: Searcher):
-        super().__init__(other.index, other.embedder, other.settings, cache_size=0)
-        self.spell = RefSpell(other.index.vocabulary)
+class RefRetriever(Retriever):
+    """Dense scores and candidate selection as they were before issue 14."""
 
     def dense_scores(self, qvec):
         n = len(self.index)
@@ -70,6 +70,20 @@ class Reference(Searcher):
             return super().candidates(*args, **kw)
 
 
+class Reference(Searcher):
+    """A Searcher whose dense scores, candidate selection and spelling repair are the pre-issue-14 code."""
+
+    def __init__(self, other: Searcher):
+        super().__init__(other.index, other.embedder, other.settings, cache_size=0)
+        self.query.spell = RefSpell(other.index.vocabulary)
+        self.retriever = RefRetriever(self.index, self.settings, self.facts, self.features,
+                                      sorted(self.topic.stems) if self.topic else [])
+
+
+def candidates_of(s: Searcher, question: str, vec, mode: str, allowed):
+    return s.retriever.candidates(question, s.query.terms(question), s.query.implicit(question), vec, mode, allowed)
+
+
 def gold_questions() -> list[str]:
     with open(ROOT / "eval" / "gold.jsonl", encoding="utf-8") as f:
         return [json.loads(line)["question"] for line in f if line.strip()]
@@ -79,8 +93,8 @@ def same_candidates(new: Searcher, ref: Searcher, questions, vecs, allowed=None)
     compared = 0
     for q, v in zip(questions, vecs):
         for mode in MODES:
-            got, got_sig = new.candidates(q, v, mode, allowed)
-            want, want_sig = ref.candidates(q, v, mode, allowed)
+            got, got_sig = candidates_of(new, q, v, mode, allowed)
+            want, want_sig = candidates_of(ref, q, v, mode, allowed)
             assert [c.index for c in got] == [c.index for c in want], (q, mode)
             np.testing.assert_allclose([c.fused for c in got], [c.fused for c in want], atol=1e-5, err_msg=q)
             np.testing.assert_allclose([c.dense for c in got], [c.dense for c in want], atol=1e-5, err_msg=q)
@@ -144,14 +158,14 @@ def test_gold_rankings_and_answers_identical_to_the_reference(real_searcher):
     new = Searcher(real_searcher.index, real_searcher.embedder, real_searcher.settings)
     ref = Reference(real_searcher)
     qs = gold_questions()
-    assert len(new.index) < qa.search.ANN_THRESHOLD  # the exact (matrix-vector) path
-    texts = [qa.search.clean_question(q, new.settings.max_question_chars)[0] for q in qs]
-    vecs = new.encode([new.spell.repair(t) for t in texts])
-    assert [new.spell.repair(t) for t in texts] == [ref.spell.repair(t) for t in texts]
-    assert [new.query_terms(t) for t in texts] == [ref.query_terms(t) for t in texts]
+    assert len(new.index) < ANN_THRESHOLD  # the exact (matrix-vector) path
+    texts = [clean_question(q, new.settings.max_question_chars)[0] for q in qs]
+    vecs = new.query.encode([new.query.spell.repair(t) for t in texts])
+    assert [new.query.spell.repair(t) for t in texts] == [ref.query.spell.repair(t) for t in texts]
+    assert [new.query.terms(t) for t in texts] == [ref.query.terms(t) for t in texts]
     assert same_candidates(new, ref, texts, vecs) > 0
     one_source = sorted(new.index.sources)[0]
-    assert same_candidates(new, ref, texts[:40], vecs[:40], new._allowed([one_source])) > 0
+    assert same_candidates(new, ref, texts[:40], vecs[:40], new.retriever.allowed([one_source])) > 0
 
     got, want = new.ask_many(qs), ref.ask_many(qs)
     for a, b in zip(got, want):
@@ -172,7 +186,7 @@ def test_rankings_identical_on_a_tiled_index_past_the_ann_threshold(real_searche
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from bench.scale import tile_index
-    from qa.settings import ANN_THRESHOLD, HNSW_EF_SEARCH
+    from qa.settings import HNSW_EF_SEARCH
 
     tiled = tile_index(real_searcher.index, ANN_THRESHOLD + 1_000)
     assert type(tiled.faiss_index).__name__ == "IndexHNSWFlat"
@@ -180,8 +194,8 @@ def test_rankings_identical_on_a_tiled_index_past_the_ann_threshold(real_searche
     new = Searcher(tiled, real_searcher.embedder, real_searcher.settings)
     ref = Reference(new)
     qs = gold_questions()[::3]
-    vecs = new.encode(qs)
+    vecs = new.query.encode(qs)
     # Every passage is there about 110 times with the same keywords: BM25 ties everywhere, and the HNSW
     # search leaves all but 1,000 passages at -1.
     assert same_candidates(new, ref, qs, vecs) > 0
-    assert same_candidates(new, ref, qs[:15], vecs[:15], new._allowed(sorted(tiled.sources)[:2])) > 0
+    assert same_candidates(new, ref, qs[:15], vecs[:15], new.retriever.allowed(sorted(tiled.sources)[:2])) > 0

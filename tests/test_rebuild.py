@@ -17,10 +17,13 @@ import numpy as np
 import pytest
 
 import qa.index.build
+import qa.index.install
+import qa.index.layout
 from qa.ingest.corpus import load_corpus
 from qa.index.embed import HashEmbedder
 from qa.errors import IndexCorrupt, IndexProblem, QAError
-from qa.index.build import build_index, load_index
+from qa.index.build import build_index
+from qa.index.load import load_index
 from qa.ingest.passages import segment, sentence_contexts
 from qa.search import Searcher
 from qa.settings import Settings
@@ -301,9 +304,9 @@ def test_builds_keep_the_current_and_the_previous_only(tiny_corpus, tmp_path):
 
 
 def _fail_writes_after(monkeypatch, n: int) -> list[Path]:
-    """Make qa.index.build._write fail like a full disk once n files are written; returns the paths written."""
+    """Make qa.index.layout.write_file fail like a full disk once n files are written; returns the paths written."""
     written: list[Path] = []
-    real = qa.index.build._write
+    real = qa.index.layout.write_file
 
     def write(path, data):
         if len(written) >= n:
@@ -311,7 +314,7 @@ def _fail_writes_after(monkeypatch, n: int) -> list[Path]:
         real(path, data)
         written.append(Path(path))
 
-    monkeypatch.setattr(qa.index.build, "_write", write)
+    monkeypatch.setattr(qa.index.layout, "write_file", write)
     return written
 
 
@@ -330,7 +333,7 @@ def test_disk_full_leaves_the_old_index(real_corpus, tmp_path, monkeypatch, afte
         # A write that never fails: the disk fills up at the swap instead.
         def no_space(*a, **k):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        monkeypatch.setattr(qa.index.build.os, "symlink", no_space)
+        monkeypatch.setattr(qa.index.install.os, "symlink", no_space)
     with pytest.raises(IndexProblem) as err:
         build_index(real_corpus, index, emb, SETTINGS)
     monkeypatch.undo()
@@ -373,7 +376,7 @@ def test_interrupted_build_cleans_up(tiny_corpus, tmp_path, monkeypatch):
         if step == "written":
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(qa.index.build, "_checkpoint", interrupt)
+    monkeypatch.setattr(qa.index.layout, "checkpoint", interrupt)
     with pytest.raises(KeyboardInterrupt):
         build_index(tiny_corpus, index, emb, SETTINGS, full=True)
     assert (index / "current").resolve() == target
@@ -482,7 +485,7 @@ def test_failure_after_the_swap_does_not_undo_the_build(tiny_corpus, tmp_path, m
     def broken_prune(*a, **k):
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(qa.index.build, "_prune", broken_prune)
+    monkeypatch.setattr(qa.index.install, "prune", broken_prune)
     with open(tiny_corpus / "alpha.txt", "a", encoding="utf-8") as f:
         f.write("\nA line added after the first build.\n")
     report = build_index(tiny_corpus, index, emb, SETTINGS)

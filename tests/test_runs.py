@@ -10,10 +10,13 @@ import pytest
 
 from qa.cli import main
 from qa.ingest.corpus import load_corpus
-from qa.evaluate.scoring import DEFAULT_GOLD, GoldAnswer, GoldQuestion, evaluate, load_gold, relevant_spans
-from qa.evaluate.runs import (RunFileError, compare_with_baseline, read_run_file, save_run, score_run_file, span_key)
+from qa.evaluate.gold import GoldAnswer, GoldQuestion, load_gold, relevant_spans
+from qa.evaluate.scoring import evaluate
+from qa.evaluate.runfile import RunFileError, read_run_file, score_run_file
+from qa.evaluate.saved import compare_with_baseline, save_run
 
 ROOT = Path(__file__).resolve().parent.parent
+GOLD_PATH = ROOT / "eval" / "gold.jsonl"
 
 TINY_GOLD = [
     GoldQuestion("a1", "Who created IPT?", "dev", [GoldAnswer("alpha", "Myrna Weissman created")], "named"),
@@ -139,7 +142,7 @@ def paragraph_run(texts: dict[str, str], questions) -> tuple[list[dict], list[tu
 def test_a_run_cut_into_whole_paragraphs_is_scored_on_the_same_gold(tmp_path):
     corpus = ROOT / "corpus"
     texts = {s.id: s.text for s in load_corpus(corpus)}
-    gold = load_gold(DEFAULT_GOLD)
+    gold = load_gold(GOLD_PATH)
     rows, paras = paragraph_run(texts, gold)
     run = write_lines(tmp_path / "paragraphs.jsonl", rows)
     res = score_run_file(run, gold, texts, files_of(corpus), name="paragraphs")

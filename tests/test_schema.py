@@ -50,7 +50,7 @@ def test_cli_records_follow_the_schema(real_index_dir, real_embedder, monkeypatc
 def test_saved_run_records_are_records_and_run_lines(tiny_searcher, tiny_corpus, tmp_path):
     from qa.ingest.corpus import load_corpus
     from qa.evaluate.scoring import evaluate
-    from qa.evaluate.runs import save_run
+    from qa.evaluate.saved import save_run
     from test_runs import TINY_GOLD
 
     texts = {s.id: s.text for s in load_corpus(tiny_corpus)}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.search import MODES, QuestionError
+from qa.retrieve.query import MODES, QuestionError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -291,7 +291,7 @@ def test_json_record_matches_the_contract(real_searcher, real_answers):
 
 
 def test_spell_repair_fixes_only_words_unknown_to_the_corpus():
-    from qa.ingest.text import SpellFixer
+    from qa.ingest.spelling import SpellFixer
 
     fixer = SpellFixer({"initial", "assessment", "interpersonal", "therapy", "psychotherapy", "ipt", "grief"})
     # Case, punctuation and spacing are kept; known and short words are left alone; far-off words too.
@@ -310,7 +310,7 @@ def test_embedder_sees_the_question_with_typos_repaired(tiny_searcher):
 
     tiny_searcher.embedder.encode = spy
     try:
-        tiny_searcher._cache.clear()
+        tiny_searcher.query.cache.clear()
         tiny_searcher.ask("who creatd interpersonal pyschotherapy")
     finally:
         del tiny_searcher.embedder.encode
@@ -320,7 +320,7 @@ def test_embedder_sees_the_question_with_typos_repaired(tiny_searcher):
 def test_labels_never_rise_down_the_list():
     """label_of is monotone in the ordering score: a "good" card never sits above a "strong" one."""
     from qa.judge.abstain import load_model
-    from qa.search import label_of
+    from qa.judge.labels import label_of
 
     model = load_model()
     order = {"strong": 0, "good": 1, "partial": 2}
@@ -330,3 +330,18 @@ def test_labels_never_rise_down_the_list():
         assert [order[x] for x in labels] == sorted(order[x] for x in labels)
     assert label_of(1.0, 1.0, 0.0, model) == "strong"  # the first card of a confident answer
     assert label_of(1.0, 1.0, 0.99, model) == "partial"  # ... but not when the sources likely do not answer
+
+
+def test_a_dropped_spell_fixer_is_freed_with_its_vocabulary():
+    """An lru_cache on SpellFixer.fix kept every fixer (and so every replaced build's vocabulary) alive."""
+    import gc
+    import weakref
+
+    from qa.ingest.spelling import SpellFixer
+
+    fixer = SpellFixer({"psychotherapy", "interpersonal"})
+    assert fixer.fix("pyschotherapy") == "psychotherapy"
+    gone = weakref.ref(fixer)
+    del fixer
+    gc.collect()
+    assert gone() is None

@@ -41,7 +41,8 @@ def test_titles_that_share_nothing_give_no_topic():
 
 
 def test_the_corpus_manifest_declares_the_topic_and_the_index_records_it(tiny_corpus, tmp_path, fake_embedder):
-    from qa.index.build import build_index, load_index
+    from qa.index.build import build_index
+    from qa.index.load import load_index
     from qa.search import Searcher
     from qa.settings import Settings
 
@@ -53,7 +54,7 @@ def test_the_corpus_manifest_declares_the_topic_and_the_index_records_it(tiny_co
     build_index(tiny_corpus, tmp_path / "ix", fake_embedder, settings)
     searcher = Searcher(load_index(tmp_path / "ix", tiny_corpus, settings=settings), fake_embedder, settings)
     assert searcher.topic.name == "Tidal power"
-    assert searcher.implicit("how strong are they") and not searcher.implicit("are tides strong")
+    assert searcher.query.implicit("how strong are they") and not searcher.query.implicit("are tides strong")
 
 
 @pytest.mark.parametrize("table, message", [

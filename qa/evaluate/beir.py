@@ -17,6 +17,9 @@ import os
 from pathlib import Path
 
 from qa.errors import QAError
+from qa.evaluate.gold import SPLITS, is_relevant, relevant_spans
+from qa.ingest.corpus import load_corpus
+from qa.ingest.passages import segment_corpus
 
 
 def stable_ids(passages) -> dict[tuple[str, int, int], str]:
@@ -31,17 +34,12 @@ def stable_ids(passages) -> dict[tuple[str, int, int], str]:
 
 def corpus_passages(corpus_dir, settings=None):
     """The passages `ipt-qa build` makes of the corpus (the same segmentation; no model needed)."""
-    from qa.ingest.corpus import load_corpus
-    from qa.ingest.passages import segment_corpus
-
     sources = load_corpus(corpus_dir)
     return sources, segment_corpus(sources, settings)
 
 
 def export_beir(out_dir: str | os.PathLike, questions, texts: dict[str, str], corpus_dir, settings=None) -> dict:
     """Write the BEIR files for `questions` (gold rows that can be located); returns counts."""
-    from qa.evaluate.scoring import SPLITS, is_relevant, relevant_spans
-
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise QAError(f"{out}: exists and is not a directory; pass --export-beir with a directory")

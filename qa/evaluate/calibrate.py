@@ -24,7 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.evaluate.gold import is_relevant, load_gold, relevant_spans
+from qa.ingest.corpus import load_corpus
 from qa.judge.abstain import FEATURES, MODEL_PATH, AbstainModel, fit_logistic
+from qa.paths import default_corpus, default_gold
+from qa.serve.service import open_searcher
 
 MAX_ANSWERABLE_REFUSED = 0.02
 MAX_ANSWERABLE_FLAGGED = 0.10
@@ -43,8 +47,6 @@ def _lowest_cut(values: np.ndarray, ok) -> float:
 
 def calibrate(searcher, questions, texts) -> AbstainModel:
     """Fit on `questions` (the dev split): weights on all of them, cut-offs on leave-one-out probabilities."""
-    from qa.evaluate.scoring import is_relevant, relevant_spans
-
     answers = searcher.ask_many([q.question for q in questions], k=SHOWN)
     X = np.array([[a.signals[f] for f in FEATURES] for a in answers])
     y = np.array([0.0 if q.answerable else 1.0 for q in questions])  # 1: the sources do not answer it
@@ -91,16 +93,14 @@ def calibrate(searcher, questions, texts) -> AbstainModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qa.ingest.corpus import load_corpus
-    from qa.evaluate.scoring import DEFAULT_GOLD, load_gold
-    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
-
     ap = argparse.ArgumentParser(prog="python -m qa.evaluate.calibrate", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
-    ap.add_argument("--index", type=Path, default=DEFAULT_INDEX)
-    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--gold", type=Path, default=None, help="default: eval/gold.jsonl of this project")
+    ap.add_argument("--index", type=Path, default=None, help="default: index/ of this project")
+    ap.add_argument("--corpus", type=Path, default=None, help="default: corpus/ of this project")
     ap.add_argument("--write", action="store_true", help=f"write {MODEL_PATH.name}")
     args = ap.parse_args(argv)
+    args.gold = args.gold or default_gold()
+    args.corpus = args.corpus or default_corpus()
     dev = [q for q in load_gold(args.gold) if q.split == "dev"]
     texts = {s.id: s.text for s in load_corpus(args.corpus)}
     model = calibrate(open_searcher(args.index, args.corpus), dev, texts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from qa.evaluate.scoring import GoldQuestion, quote_spans
+from qa.evaluate.gold import GoldQuestion, is_relevant, quote_spans, relevant_spans
 
 COPIED_WORDS = 8  # a question holding this many consecutive words of its own quote gives its answer away
 MIN_QUOTE_WORDS = 4  # a shorter quote matches passages that do not answer the question
@@ -36,8 +36,6 @@ def gold_warnings(questions: list[GoldQuestion], texts: dict[str, str], passages
     own quote, a quote under 4 words, a quote found more than once in its source, duplicate questions;
     with `passages` (the segmentation), also an answerable question whose quotes no passage holds (the
     text was dropped as page chrome), which no retriever can ever answer."""
-    from qa.evaluate.scoring import is_relevant, relevant_spans
-
     out = []
     for q in questions:
         if passages is not None and q.answerable and all(a.source_id in texts for a in q.answers):

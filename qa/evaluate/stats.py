@@ -4,8 +4,8 @@ The gold set is small (tens of questions a split), so a figure such as Recall@1 
 really "somewhere around 0.55-0.78". Every figure gets a 95% percentile interval from a bootstrap over
 questions: the questions of a group are resampled with replacement `BOOTSTRAP_RESAMPLES` times with a fixed
 seed, and the same resamples serve every mode and metric of that group, so intervals of differences between
-modes (or between a run and its baseline) are paired. Significance of a difference comes from ranx's
-`compare` (Fisher's paired randomization test), not from a hand-written test.
+modes (or between a run and its baseline) are paired. Significance of a difference comes from Fisher's
+paired randomization test (`randomization_p`), seeded so that a report is the same on every run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 BOOTSTRAP_RESAMPLES = 5000
 BOOTSTRAP_SEED = 20261201
 CONFIDENCE = 0.95
-PERMUTATIONS = 10000  # Fisher's randomization test in ranx.compare
+PERMUTATIONS = 10000  # Fisher's paired randomization test (randomization_p)
 PERMUTATION_SEED = 42
 
 
@@ -68,16 +68,22 @@ def paired_difference(a, b, boot: Bootstrap) -> dict:
     return {"difference": round(float(diff.mean()), 4), "ci": [round(float(lo), 4), round(float(hi), 4)]}
 
 
-def compare_runs(qrels, runs: list, metrics: list[str]) -> dict[tuple[str, str], dict[str, float]]:
-    """ranx.compare over ranx Runs with Fisher's paired randomization test: the two-sided p-value for each
-    pair of runs (in the order given) and metric."""
-    from ranx import compare
+def randomization_p(a, b, permutations: int = PERMUTATIONS, seed: int = PERMUTATION_SEED) -> float:
+    """Two-sided p-value of Fisher's paired randomization test of mean(a) == mean(b) over the same questions:
+    the share of random relabellings (each question's pair of scores swapped or not, i.e. the sign of its
+    difference flipped) whose mean difference is at least as large as the observed one.
 
-    report = compare(qrels, runs, metrics, stat_test="fisher", n_permutations=PERMUTATIONS,
-                     random_seed=PERMUTATION_SEED, max_p=0.05, make_comparable=True)
-    names = [r.name for r in runs]
-    return {(a, b): {m: float(report.comparisons[a, b][m]["p_value"]) for m in metrics}
-            for i, a in enumerate(names) for b in names[i + 1:]}
+    The same test ranx's `compare(stat_test="fisher")` runs, but with its own seeded generator: ranx's numba
+    kernel seeds only the thread that calls it, so its p-values changed from run to run and every `ipt-qa
+    eval` rewrote the tracked report."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if not len(d):
+        return 1.0
+    observed = abs(d.mean())
+    rng = np.random.default_rng([seed, len(d)])
+    signs = rng.integers(0, 2, size=(permutations, len(d)), dtype=np.int8) * 2 - 1
+    permuted = np.abs(signs @ d) / len(d)
+    return float((permuted >= observed - 1e-12).mean())
 
 
 def format_p(p: float) -> str:

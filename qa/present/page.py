@@ -3,18 +3,17 @@
 Everything that comes from outside this module (the question, source text, titles, sections, addresses) goes
 through `html.escape` before it is placed in markup: `gr.HTML` does not sanitise what it is given. The
 markup carries no scripts or inline event handlers; the page's one script (in app.py) listens for clicks on
-the `data-*` buttons rendered here.
+the `data-*` buttons rendered here. The source view is in qa/present/source_view.py.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import unicodedata
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qa.records import Answer, Hit
+from qa.retrieve.language import looks_non_english
 
 EXAMPLE_QUESTIONS = (
     "Who created IPT?",
@@ -40,7 +39,6 @@ COVERAGE = (
 # tests/deploy/test_replicas.py checks every log for a question's text.
 PRIVACY_NOTE = "Questions are not stored: what you type is used to find passages, and is neither saved nor logged."
 
-SOURCE_PLACEHOLDER = "Choose “Show in source” under a passage to read it here, highlighted in its full source."
 
 # The refusal's "Why?", for a learner. The library's reason (similarity figures, thresholds) stays behind a
 # second details control for the curious; the JSON API keeps it as it is.
@@ -67,19 +65,6 @@ WEAK_MATCH = (
 def esc(value: object) -> str:
     """Text made safe for an HTML element or a quoted attribute."""
     return html.escape(str(value), quote=True)
-
-
-@dataclass(frozen=True)
-class SourceDoc:
-    """What the source view needs to know about one source document."""
-
-    id: str
-    title: str
-    path: str  # as printed in citations
-    text: str  # the whole document, exactly as the citations' offsets count it
-    url: str = ""
-    links: tuple[str, ...] = ()
-    provenance: str = ""
 
 
 # -- small pieces ----------------------------------------------------------------------------------------
@@ -231,43 +216,6 @@ def card_html(hit: Hit) -> str:
     )
 
 
-# -- the question's language ------------------------------------------------------------------------------
-
-# Words that are common in questions in other languages written in Latin letters and are not English words
-# (so "die", "was", "come", "per" are left out). A handful is enough: the sources are English, so the page
-# only needs to tell a learner why a question in another language found nothing.
-_FOREIGN_WORDS = frozenset("""
-que qué quién quien cómo como cuál cual cuánto cuanto cuándo cuando por para una los las del sirve es el la
-qu'est-ce quoi pourquoi comment combien quel quelle est les des du pour avec une et c'est
-wer wie warum wann welche welcher ist und für mit eine ein einer der das hat wird sind dauert hilft entwickelt
-che cosa chi perché quanto quale della delle funziona il gli sono tempo dura aiuta
-quem porque quando qual é são uma dos das não ajuda ayuda
-wat waarom wanneer welke het een voor zijn
-terapia psicoterapia psychothérapie psychotherapie interpersonale interpersonnelle interpersonelle
-depresión depressão depressione dépression
-""".split())
-_ENGLISH_WORDS = frozenset("""
-the a an is are was what who whom whose how why when which where does do did can could should would will of
-to in on for with and or it its that this my me i you your we they be been about from by as at long help
-""".split())
-
-
-def looks_non_english(question: str) -> bool:
-    """True when the question is most likely not English: mostly letters of another script (Arabic, Hebrew,
-    Cyrillic, CJK, ...), Spanish inverted marks, or more words of other Latin-script languages than English
-    ones. A heuristic for the refusal's wording only: no English question of the gold set trips it."""
-    letters = [c for c in question if c.isalpha()]
-    if not letters:
-        return False
-    other_script = sum(1 for c in letters if not unicodedata.name(c, "").startswith("LATIN"))
-    if other_script > len(letters) / 2 or "¿" in question or "¡" in question:
-        return True
-    tokens = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", question.lower())
-    foreign = sum(1 for t in tokens if t in _FOREIGN_WORDS)
-    english = sum(1 for t in tokens if t in _ENGLISH_WORDS)
-    return foreign >= 2 and foreign > english
-
-
 def abstention_html(answer: Answer, examples: tuple[str, ...] = EXAMPLE_QUESTIONS) -> str:
     """Nothing in the sources answers: say so plainly and why, in words for a learner. Offer questions that
     work and what is covered, except under a crisis notice, where cheerful suggestions would be out of place."""
@@ -313,75 +261,4 @@ def answer_html(answer: Answer) -> str:
         parts.extend(card_html(h) for h in answer.passages)
     return f'<div class="ipt-results">{"".join(parts)}</div>'
 
-
-# -- the source view -------------------------------------------------------------------------------------
-
-
-def _line_html(text: str, a: int, b: int, cited: tuple[int, int], best: tuple[int, int], first: list[bool]) -> str:
-    """Characters a..b of one line, split where the cited span and best sentence begin and end."""
-    cuts = sorted({a, b, *(x for x in (*cited, *best) if a < x < b)})
-    out = []
-    for x, y in zip(cuts, cuts[1:]):
-        piece = esc(text[x:y])
-        if cited[0] <= x and y <= cited[1]:
-            cls = "ipt-cited ipt-best" if best[0] <= x and y <= best[1] else "ipt-cited"
-            anchor = ' id="cited"' if first[0] else ""
-            first[0] = False
-            out.append(f'<mark class="{cls}"{anchor}>{piece}</mark>')
-        else:
-            out.append(piece)
-    return "".join(out)
-
-
-def source_text_html(text: str, start: int, end: int, hl_start: int, hl_end: int) -> str:
-    """The whole source, line by line with line numbers, the cited span in <mark> (the first piece has
-    id="cited", for scrolling) and its best sentence emphasised within it."""
-    cited = (start, end)
-    best = (max(hl_start, start), min(hl_end, end))
-    first = [True]
-    rows, pos = [], 0
-    for n, line in enumerate(text.split("\n"), 1):
-        a, b = pos, pos + len(line)
-        pos = b + 1
-        body = _line_html(text, a, b, cited, best, first) if line else ""
-        # An empty line inside the span counts as in it, so the tinted block has no gaps.
-        in_span = " ipt-in-span" if a < end and max(b, a + 1) > start else ""
-        rows.append(f'<div class="ipt-line{in_span}"><span class="ipt-ln" aria-hidden="true">{n}</span>'
-                    f'<span class="ipt-tx">{body}</span></div>')
-    # A scrolling region: focusable, so that keyboard users can scroll it too (WCAG 2.1.1).
-    return (f'<div class="ipt-source-text" tabindex="0" role="region" aria-label="Full text of the source">'
-            f'{"".join(rows)}</div>')
-
-
-def source_html(doc: SourceDoc, start: int, end: int, hl_start: int, hl_end: int) -> str:
-    """The source view: title, its original page, a way back to the passage (for narrow screens, where the
-    view sits below all the results), and the full text with the cited passage highlighted; the file, lines
-    and characters behind "Details"."""
-    before = doc.text[:start]
-    line_start = before.count("\n") + 1
-    line_end = line_start + doc.text[start:end].rstrip("\n").count("\n")
-    meta = []
-    if doc.url:
-        meta.append(f'<p class="ipt-meta">Original page: {link_html(doc.url)}</p>')
-    rows = [("File", f"{doc.path}, {lines_label(line_start, line_end)}"),
-            ("Characters", f"{int(start)}–{int(end)}")]
-    if not doc.url:
-        rows.append(("Original page", "the address is not recorded in the text"))
-    if doc.provenance:
-        rows.append(("About this source", doc.provenance))
-    links = ""
-    if doc.links:
-        items = "".join(f"<li>{link_html(u)}</li>" for u in doc.links)
-        links = (f'<details class="ipt-details"><summary>Links named in this source ({len(doc.links)})</summary>'
-                 f'<ul class="ipt-links">{items}</ul></details>')
-    return (f'<section class="ipt-source" aria-label="Source: {esc(doc.title)}">'
-            f'<div class="ipt-source-head"><h2 class="ipt-source-title" tabindex="-1">{esc(doc.title)}</h2>'
-            '<button type="button" class="ipt-back" data-back="1">Back to the passage</button></div>'
-            f'{"".join(meta)}<div class="ipt-source-foot">{details_html(rows)}{links}</div>'
-            f"{source_text_html(doc.text, start, end, hl_start, hl_end)}</section>")
-
-
-def source_placeholder_html() -> str:
-    """What the source view shows before any citation is opened."""
-    return f'<div class="ipt-source ipt-source-empty"><p>{esc(SOURCE_PLACEHOLDER)}</p></div>'
 

@@ -12,12 +12,17 @@ home-made distributed layer goes below it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from qa.index.layout import MANIFEST
+from qa.index.load import stale_sources
+from qa.ingest.corpus import MANIFEST_NAME
 from qa.records import Answer
 
 
@@ -106,21 +111,15 @@ class LocalBackend:
         return self.searcher.index.directory.name
 
     def _corpus_files(self) -> list[Path]:
-        from qa.ingest.corpus import MANIFEST_NAME
-
         files = [self.corpus_dir, self.corpus_dir / MANIFEST_NAME]  # the folder: files added or renamed
         files += [self.corpus_dir / s["file"] for s in self.searcher.index.manifest.get("sources", [])]
         return files
 
     def _index_files(self) -> list[Path]:
-        from qa.index.build import MANIFEST
-
         d = self.searcher.index.directory
         return [d / MANIFEST, *(d / name for name in self.searcher.index.manifest.get("files", {}))]
 
     def _check_corpus(self) -> str | None:
-        from qa.index.build import stale_sources
-
         stale = stale_sources(self.searcher.index.manifest, self.corpus_dir)
         if stale:
             return (f"the corpus changed since build {self.build_id} ({'; '.join(stale)}); run `ipt-qa build` "
@@ -128,10 +127,6 @@ class LocalBackend:
         return None
 
     def _check_index(self) -> str | None:
-        import hashlib
-
-        from qa.index.build import MANIFEST
-
         d = self.searcher.index.directory
         if not d.is_dir():
             return f"the index build {self.build_id} being served was removed from disk; restart this replica"
@@ -139,8 +134,6 @@ class LocalBackend:
             manifest_bytes = (d / MANIFEST).read_bytes()
         except OSError:
             return f"{d / MANIFEST}: missing; run `ipt-qa build --full` and restart this replica"
-        import json
-
         try:
             same = json.loads(manifest_bytes.decode("utf-8")) == self.searcher.index.manifest
         except ValueError:

@@ -15,7 +15,7 @@ import threading
 from collections import deque
 
 from qa.errors import QAError
-from qa.search import clean_question
+from qa.retrieve.query import clean_question
 
 
 class _Job:

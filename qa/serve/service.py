@@ -5,42 +5,41 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
-from qa.errors import IndexCorrupt, IndexMissing, IndexProblem, IndexStale
+from qa.errors import IndexMissing, IndexStale
+from qa.index.build import build_index
+from qa.index.embed import Embedder, MiniLMEmbedder
+from qa.index.load import load_index
+from qa.paths import default_corpus, default_index
+from qa.search import Searcher
+from qa.serve.live import LiveSearcher
 from qa.settings import Settings
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-DEFAULT_CORPUS = Path(os.environ.get("IPT_QA_CORPUS", PROJECT_DIR / "corpus"))
-DEFAULT_INDEX = Path(os.environ.get("IPT_QA_INDEX", PROJECT_DIR / "index"))
-
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def load_embedder():
-    from qa.index.embed import MiniLMEmbedder
-
+def load_embedder() -> Embedder:
+    """The bundled MiniLM (tests replace this function to use a fake)."""
     return MiniLMEmbedder()
 
 
 def open_searcher(
-    index_dir: str | os.PathLike = DEFAULT_INDEX,
-    corpus_dir: str | os.PathLike = DEFAULT_CORPUS,
+    index_dir: str | os.PathLike | None = None,
+    corpus_dir: str | os.PathLike | None = None,
     *,
     settings: Settings | None = None,
-    embedder=None,
+    embedder: Embedder | None = None,
     rebuild: str = "auto",
     say: Callable[[str], None] = _say,
-):
+) -> LiveSearcher:
     """Load the index for `corpus_dir`. rebuild="auto": build a missing or stale index (saying so);
     "never": raise IndexMissing/IndexStale instead. A corrupted index is always an error (IndexCorrupt),
     so that damage is seen rather than silently papered over; `ipt-qa build --full` repairs it.
     The Searcher returned follows later builds and edits of the sources (LiveSearcher)."""
-    from qa.index.build import build_index, load_index
-    from qa.search import Searcher
-
+    index_dir = Path(index_dir) if index_dir is not None else default_index()
+    corpus_dir = Path(corpus_dir) if corpus_dir is not None else default_corpus()
     settings = settings or Settings()
     embedder = embedder or load_embedder()
     try:
@@ -53,106 +52,4 @@ def open_searcher(
         report = build_index(corpus_dir, index_dir, embedder, settings)
         say(report.summary())
         index = load_index(index_dir, corpus_dir, settings=settings, model_sha256=embedder.weights_sha256)
-    except IndexCorrupt:
-        raise
     return LiveSearcher(Searcher(index, embedder, settings), index_dir, corpus_dir, settings)
-
-
-class LiveSearcher:
-    """A Searcher that follows the live build: every request first makes a cheap check (where `current`
-    points, and each source file's size and modification time), and when either moved it either swaps to
-    the new build, atomically for later requests, or refuses with a one-line IndexStale until the index
-    matches the sources again. Without it a long-running page kept quoting its old index after an edit and
-    `ipt-qa build`: passages whose `text` no longer equalled `file[start:end]`, with wrong line numbers.
-
-    A request that already holds the old Searcher finishes on it; the next one sees the new build. Any other
-    attribute (index, embedder, settings, ...) is that of the Searcher currently in use."""
-
-    def __init__(self, searcher, index_dir: str | os.PathLike, corpus_dir: str | os.PathLike,
-                 settings: Settings | None = None):
-        import threading
-
-        self._searcher = searcher
-        self._index_dir = Path(index_dir).resolve()
-        self._corpus_dir = Path(corpus_dir).resolve()
-        self._settings = settings or searcher.settings
-        self._lock = threading.Lock()
-        self._refusal: Exception | None = None
-        self._seen = None  # the first request checks the loaded build against the sources
-        self.reloads = 0  # how many times a new build was swapped in (for tests and logs)
-
-    def _signature(self) -> tuple:
-        """What changes when a build is installed or a source is edited, read without opening any file:
-        the target of `current` and (inode, size, mtime, ctime) of the corpus manifest and every file."""
-        link = self._index_dir / "current"
-        try:
-            target = os.readlink(link)
-        except OSError:
-            target = None
-        stats = []
-        try:
-            names = sorted(os.listdir(self._corpus_dir))
-        except OSError:
-            names = []
-        for name in names:
-            try:
-                st = os.stat(self._corpus_dir / name)
-            except OSError:
-                st = None  # a dangling link, say: its appearance or repair still changes the signature
-            stats.append((name, None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)))
-        return target, tuple(stats)
-
-    def current(self):
-        """The Searcher to answer with now, or raise IndexStale (one line) when the index no longer matches
-        the sources and no matching build has been installed yet."""
-        seen = self._signature()
-        if seen != self._seen:
-            with self._lock:
-                if seen != self._seen:
-                    self._refresh()
-                    # Taken before the refresh read anything, so a change made meanwhile is seen next time.
-                    self._seen = seen
-        if self._refusal is not None:
-            raise self._refusal
-        return self._searcher
-
-    def _refresh(self) -> None:
-        from qa.index.build import build_dir_of, load_index, stale_sources
-        from qa.search import Searcher
-
-        old = self._searcher
-        try:
-            target = build_dir_of(self._index_dir)
-        except (OSError, RuntimeError):
-            target = None
-        if target is not None and target != old.index.directory:
-            try:
-                # Checks the new build's files and that it was built from the sources as they are now.
-                index = load_index(self._index_dir, self._corpus_dir, settings=self._settings,
-                                   model_sha256=old.embedder.weights_sha256, build_dir=target)
-            except IndexProblem:
-                pass  # e.g. the sources were edited again after that build: judged below like the old one
-            else:
-                self._searcher = Searcher(index, old.embedder, self._settings)
-                self._refusal = None
-                self.reloads += 1
-                _say(f"index: now answering from {index.directory} (a new build)")
-                return
-        stale = stale_sources(old.index.manifest, self._corpus_dir)
-        if not stale:
-            self._refusal = None  # only touched, or edited and put back
-            return
-        self._refusal = IndexStale(
-            f"the sources changed since the index in use was built ({'; '.join(stale)}); run `ipt-qa build`: "
-            "the page answers again as soon as the new build is installed, no restart needed")
-
-    def ask(self, *args, **kwargs):
-        return self.current().ask(*args, **kwargs)
-
-    def ask_many(self, *args, **kwargs):
-        return self.current().ask_many(*args, **kwargs)
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.current(), name)

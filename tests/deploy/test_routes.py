@@ -44,11 +44,11 @@ def test_local_backend_is_the_named_boundary(backend):
 
 
 def test_readiness_stats_files_and_rereads_only_what_moved(backend, tiny_corpus, monkeypatch):
-    import qa.index.build
+    import qa.serve.backend
 
     calls = []
-    real = qa.index.build.stale_sources
-    monkeypatch.setattr(qa.index.build, "stale_sources", lambda *a: calls.append(1) or real(*a))
+    real = qa.serve.backend.stale_sources
+    monkeypatch.setattr(qa.serve.backend, "stale_sources", lambda *a: calls.append(1) or real(*a))
     for _ in range(200):
         r = backend.readiness()
         assert r.ready and r.build == backend.searcher.index.directory.name

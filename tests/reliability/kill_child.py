@@ -8,7 +8,7 @@ STEP_PAUSE seconds (standing in for a slower disk), so that a kill at a uniforml
 lands in any phase of the build rather than mostly in Python's imports.
 
 LOG gets one line per event, `<monotonic seconds> <event>`: "start" just before the build, every step
-`qa.index.build._checkpoint` reports (embedding, writing, written, swapping, swapped), and "finished"; so the test
+`qa.index.layout.checkpoint` reports (embedding, writing, written, swapping, swapped), and "finished"; so the test
 knows how far each killed build got. Lines are written with os.write on an O_APPEND descriptor:
 a line is either in the file whole or not at all when the kill lands.
 """
@@ -39,7 +39,7 @@ def main() -> None:
         note(step)
         time.sleep(STEP_PAUSE)
 
-    qa.index.build._checkpoint = checkpoint
+    qa.index.layout.checkpoint = checkpoint
     embedder = HashEmbedder()
     embedder.encode(["warm up the stemmer"])
     note("start")

@@ -17,7 +17,7 @@ import pytest
 
 from app_support import GRADIO_PANDAS_NOISE
 from qa.present import page
-from qa.search import QuestionError
+from qa.retrieve.query import QuestionError
 from rel_support import (BAD_QUESTIONS, CLI_LINES, CORPUS, EMPTY_AFTER_CLEANING, GOOD_QUESTION, ROOT,
                          check_verbatim, child_env, gradio_call, live_markup, spans)
 

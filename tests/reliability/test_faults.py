@@ -28,7 +28,8 @@ import pytest
 from app_support import GRADIO_PANDAS_NOISE, serve
 from qa.index.embed import HashEmbedder
 from qa.errors import IndexCorrupt, IndexMissing, IndexProblem, QAError
-from qa.index.build import build_index, load_index
+from qa.index.build import build_index
+from qa.index.load import load_index
 from qa.search import Searcher
 from qa.settings import Settings
 from rel_support import CORPUS, HERE, ROOT, child_env, tree_snapshot

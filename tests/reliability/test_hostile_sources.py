@@ -17,7 +17,8 @@ import pytest
 
 from qa.ingest.corpus import load_corpus
 from qa.errors import CorpusError, IndexProblem
-from qa.index.build import build_index, load_index
+from qa.index.build import build_index
+from qa.index.load import load_index
 from qa.search import Searcher
 from qa.settings import Settings
 from rel_support import ROOT, child_env

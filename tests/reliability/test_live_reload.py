@@ -7,7 +7,6 @@ while no matching build exists yet.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.search import QuestionError
+from qa.retrieve.query import QuestionError
 from rel_support import BAD_QUESTIONS, ROOT, app_process, rss_bytes, spans
 
 pytestmark = pytest.mark.model

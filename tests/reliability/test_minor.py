@@ -14,7 +14,8 @@ import pytest
 
 from app_support import GRADIO_PANDAS_NOISE
 from qa.errors import CorpusError, IndexCorrupt
-from qa.index.build import build_index, load_index
+from qa.index.build import build_index
+from qa.index.load import load_index
 from rel_support import ROOT, LOOPBACK, child_env
 
 pytestmark = GRADIO_PANDAS_NOISE
@@ -165,7 +166,7 @@ def test_build_repairs_a_current_that_is_a_loop_or_an_empty_directory(tiny_corpu
 def test_load_retries_once_when_its_build_was_pruned_meanwhile(tiny_corpus, tmp_path, fake_embedder, monkeypatch):
     """The race, made certain: the build `current` pointed to when the load began is gone (pruned by two
     later builds) by the time its files are read."""
-    import qa.index.build
+    import qa.index.load
 
     index = tmp_path / "index"
     build_index(tiny_corpus, index, fake_embedder)
@@ -173,14 +174,14 @@ def test_load_retries_once_when_its_build_was_pruned_meanwhile(tiny_corpus, tmp_
     build_index(tiny_corpus, index, fake_embedder, full=True)
     build_index(tiny_corpus, index, fake_embedder, full=True)
     assert not first.exists()
-    real = qa.index.build.build_dir_of
+    real = qa.index.load.build_dir_of
     calls = []
 
     def stale_then_real(index_dir):
         calls.append(index_dir)
         return first if len(calls) == 1 else real(index_dir)
 
-    monkeypatch.setattr(qa.index.build, "build_dir_of", stale_then_real)
+    monkeypatch.setattr(qa.index.load, "build_dir_of", stale_then_real)
     loaded = load_index(index, tiny_corpus)
     assert loaded.directory == (index / "current").resolve() and len(calls) == 2
 

@@ -1,0 +1,83 @@
+"""From candidates to the cards shown: each passage's best sentence (the highlight), and the same statement
+made by another source grouped under the passage shown first ("also stated in")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from qa.index.load import LoadedIndex
+from qa.records import AlsoIn, Hit
+from qa.retrieve.candidates import Candidate
+from qa.retrieve.facts import IndexFacts
+from qa.settings import Settings
+
+
+class Grouper:
+    def __init__(self, index: LoadedIndex, settings: Settings, facts: IndexFacts):
+        self.index = index
+        self.settings = settings
+        self.facts = facts
+
+    def best_sentence(self, i: int, qvec: np.ndarray, qstems: set[str]) -> tuple[int, float]:
+        """Row (into sentence_vectors) of the sentence of passage i that best matches the question."""
+        lo, hi = int(self.index.sentence_offsets[i]), int(self.index.sentence_offsets[i + 1])
+        sims = self.index.sentence_vectors[lo:hi] @ qvec
+        if qstems:
+            for j in range(hi - lo):
+                overlap = len(qstems & self.facts.sentence_stems(lo + j)) / len(qstems)
+                sims[j] += 0.3 * overlap  # shared key words break near-ties between similar sentences
+        j = int(np.argmax(sims))
+        return lo + j, float(sims[j])
+
+    def same_statement(self, row_a: int, row_b: int) -> bool:
+        """Do two sentences (rows of sentence_vectors) say the same thing? Both close in meaning and sharing
+        distinctive words: MiniLM alone rates any two sentences about IPT as similar (0.85-0.9), so the
+        cosine cut is paired with an IDF-weighted overlap of their words (values checked on real pairs:
+        "12 to 16 weekly sessions" ~ "12-16 sessions" is a twin, "Klerman and Weissman created IPT" ~
+        "IPT is one type of psychotherapy" is not)."""
+        s = self.settings
+        if float(self.index.sentence_vectors[row_a] @ self.index.sentence_vectors[row_b]) < s.group_threshold:
+            return False
+        a, b = self.facts.sentence_stems(row_a), self.facts.sentence_stems(row_b)
+        idf = self.facts.idf
+        union = sum(idf.get(t, 0.0) for t in a | b)
+        shared = sum(idf.get(t, 0.0) for t in a & b)
+        return union > 0 and shared / union >= s.group_min_overlap
+
+    def hit_fields(self, i: int, row: int) -> dict:
+        """The citation of passage i, with sentence `row` as its highlight."""
+        p = self.index.passages[i]
+        src = self.index.sources[p.source_id]
+        lo = int(self.index.sentence_offsets[i])
+        a, b = p.sentences[row - lo]
+        return dict(source_id=p.source_id, title=src.title, path=src.path, section=p.section, start=p.start,
+                    end=p.end, line_start=p.line_start, line_end=p.line_end, text=p.text,
+                    highlight={"start": a, "end": b})
+
+    def hits(self, cands: list[Candidate], qvec: np.ndarray, qstems: set[str], k: int,
+             label: Callable[[float], str]) -> list[Hit]:
+        """The first k cards of `cands`, each with its highlight, label (`label(fused score)`) and the twins
+        found in other sources."""
+        hits: list[Hit] = []
+        kept_rows: list[int] = []
+        # Twins of the shown passages rank close to them: looking a few ranks past k finds them. The one
+        # shown is the higher ranked, i.e. the one that best answers (its rank counts the kind of answer
+        # asked for, so "one-hour weekly sessions" is shown for "how long is each session").
+        for c in cands[: 4 * k]:
+            row, _ = self.best_sentence(c.index, qvec, qstems)
+            fields = self.hit_fields(c.index, row)
+            # Same statement in another source already shown? Then list it under that passage instead.
+            twin = next((h for h, r in zip(hits, kept_rows, strict=True)
+                         if h.source_id != fields["source_id"] and self.same_statement(r, row)), None)
+            if twin is not None:
+                if all(a.source_id != fields["source_id"] for a in twin.also_in):
+                    twin.also_in.append(AlsoIn(**fields))
+                continue
+            if len(hits) == k:
+                continue  # keep scanning only to group twins of what is shown
+            hits.append(Hit(rank=len(hits) + 1, score=round(c.fused, 4), similarity=round(c.dense, 4),
+                            label=label(c.fused), url=self.index.sources[fields["source_id"]].url, **fields))
+            kept_rows.append(row)
+        return hits
