@@ -178,12 +178,11 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         examples = gr.HTML(f'<div class="ipt-try"><span class="ipt-try-label">Try:</span>'
                            f"{page.example_buttons_html(page.EXAMPLE_QUESTIONS[:5])}</div>",
                            js_on_load=EXAMPLES_JS, elem_id="examples")
-        with gr.Accordion("Options: number of passages, sources to search", open=False):
-            with gr.Row():
-                k = gr.Slider(1, MAX_PASSAGES, value=DEFAULT_PASSAGES, step=1, label="Number of passages",
-                              elem_id="k")
-                sources = gr.CheckboxGroup(choices=source_choices, value=all_ids, label="Sources to search",
-                                           elem_id="sources")
+        with gr.Accordion("Options: number of passages, sources to search", open=False), gr.Row():
+            k = gr.Slider(1, MAX_PASSAGES, value=DEFAULT_PASSAGES, step=1, label="Number of passages",
+                          elem_id="k")
+            sources = gr.CheckboxGroup(choices=source_choices, value=all_ids, label="Sources to search",
+                                       elem_id="sources")
         with gr.Row(elem_id="answer-row"):
             with gr.Column(scale=3, elem_id="results-col"):
                 results = gr.HTML(page.message_html("Ask a question, or try one of the examples above."),

@@ -12,8 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.search import Searcher
 from qa.ingest.spelling import SpellFixer
+from qa.search import Searcher
 
 EXACT_UP_TO = 20_000  # dense_scores' literal before
 HNSW_THRESHOLD = 50_000  # qa/index.py before

@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
 
-    from qa.index.embed import MiniLMEmbedder
     from qa.index.build import build_index
+    from qa.index.embed import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
     with tempfile.TemporaryDirectory() as tmp:

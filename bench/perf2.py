@@ -62,7 +62,7 @@ def _pairs(report, label, after_fn, before_fn, questions, unit="ms"):
 
     ta, tb = _interleaved([after_fn, before_fn], questions)
     return report.add(Figure(SECTION, label, unit, ta, "before (same run, back to back)", tb,
-                             paired_ratios=[a / b for a, b in zip(ta, tb)]))
+                             paired_ratios=[a / b for a, b in zip(ta, tb, strict=False)]))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def query_path(report: Report, searcher, sizes=(10_000, 28_000)) -> None:
     from .scale import tile_index
 
     qs = gold_questions()[::3]  # a third of the gold questions: the old code at 28k is slow, the run must stay short
-    qv = dict(zip(qs, searcher.encode(qs)))
+    qv = dict(zip(qs, searcher.encode(qs), strict=False))
     for n in sizes:
         t_tile, tiled = timed(tile_index, searcher.index, n)
         kind = type(tiled.faiss_index).__name__
@@ -189,7 +189,7 @@ def ann_recall(report: Report, searcher, ef_values=(128, 256, 512)) -> dict:
     for ef in ef_values:
         hnsw.hnsw.efSearch = ef
         _, got = hnsw.search(qvecs, 1000)
-        recall = [len(set(g[:50]) & set(e)) / 50 for g, e in zip(got.tolist(), exact.tolist())]
+        recall = [len(set(g[:50]) & set(e)) / 50 for g, e in zip(got.tolist(), exact.tolist(), strict=False)]
         out[f"recall50_ef{ef}"] = float(np.mean(recall))
         report.add(Figure(SECTION, f"HNSW M=32 efSearch={ef} recall@50 (k=1000 as the Searcher asks) at {n:,} real "
                           f"model vectors (mean {np.mean(recall):.4f})", "", recall, "exact (= 1)", [1.0] * len(recall)))
@@ -200,10 +200,10 @@ def ann_recall(report: Report, searcher, ef_values=(128, 256, 512)) -> dict:
         searches.append(search)
     matvec = [lambda q: np.einsum("ij,j->i", vectors, q)]  # as Searcher.dense_scores computes it
     times = _interleaved(matvec + searches, list(qvecs))
-    for ef, t in zip(ef_values, times[1:]):
+    for ef, t in zip(ef_values, times[1:], strict=False):
         report.add(Figure(SECTION, f"HNSW efSearch={ef} search k=1000 at {n:,} real vectors", "ms", t,
                           f"exact: matrix-vector product (einsum) over the {n:,}", times[0],
-                          paired_ratios=[a / b for a, b in zip(t, times[0])]))
+                          paired_ratios=[a / b for a, b in zip(t, times[0], strict=False)]))
     report.note(SECTION, f"{n:,} real vectors ({len(searcher.index.vectors) + len(searcher.index.sentence_vectors):,}"
                 f" of the 5 sources' passages and sentences, the rest from the bench's vector cache); HNSW build "
                 f"{t_build:.0f} s; exact product {np.median(times[0]):.2f} ms = {np.median(times[0]) / n * 1e3:.3f} "
@@ -288,12 +288,12 @@ def large_build(report: Report, searcher, build_sample: int = 200, seed: int = 0
                 s.ask(q)
         tb, ts, tbb, tsb = _interleaved([big.ask, small.ask, big_b.ask, small_b.ask], qs)
         report.add(Figure(SECTION, f"ask(q) at {rep.passages_total:,} passages ({kind}), question cache off", "ms", tb,
-                          "ask(q) on the 5 sources", ts, max_ratio=1.5, paired_ratios=[a / b for a, b in zip(tb, ts)]))
+                          "ask(q) on the 5 sources", ts, max_ratio=1.5, paired_ratios=[a / b for a, b in zip(tb, ts, strict=False)]))
         report.add(Figure(SECTION, f"before: ask(q) at {rep.passages_total:,} passages (exact FAISS k=1000, argsorts, "
                           "difflib), question cache off", "ms", tbb, "before: ask(q) on the 5 sources", tsb,
-                          paired_ratios=[a / b for a, b in zip(tbb, tsb)]))
+                          paired_ratios=[a / b for a, b in zip(tbb, tsb, strict=False)]))
         report.add(Figure(SECTION, f"ask(q) at {rep.passages_total:,} passages, after vs before", "ms", tb,
-                          "before, same questions", tbb, paired_ratios=[a / b for a, b in zip(tb, tbb)]))
+                          "before, same questions", tbb, paired_ratios=[a / b for a, b in zip(tb, tbb, strict=False)]))
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

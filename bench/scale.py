@@ -61,7 +61,7 @@ def _timed_build(corpus: Path, index: Path, embedder, full: bool) -> tuple[float
     finally:
         qi._checkpoint = original
     # Texts per second of each batch after the first (the first interval also holds the set-up).
-    rates = [qi.EMBED_BATCH / (b - a) for a, b in zip(stamps, stamps[1:]) if b > a]
+    rates = [qi.EMBED_BATCH / (b - a) for a, b in zip(stamps, stamps[1:], strict=False) if b > a]
     return seconds, report, rates[:-1] if len(rates) > 1 else rates  # the last batch may be short
 
 
@@ -100,14 +100,14 @@ def _latency(report: Report, label: str, big, small, questions: list[str]) -> No
         s0.ask(q)
     tb, ts = _interleaved([b0.ask, s0.ask], questions)
     report.add(Figure(SECTION, f"ask(q) at {label}, question cache off", "ms", tb,
-                      "ask(q) on the 5 sources", ts, paired_ratios=[a / b for a, b in zip(tb, ts)]))
+                      "ask(q) on the 5 sources", ts, paired_ratios=[a / b for a, b in zip(tb, ts, strict=False)]))
     # The pipeline without the model: question vectors from the cache.
     for q in questions:
         big.ask(q)
         small.ask(q)
     tb, ts = _interleaved([big.ask, small.ask], questions)
     report.add(Figure(SECTION, f"ask(q) at {label}, cached vector (pipeline only)", "ms", tb,
-                      "same on the 5 sources", ts, paired_ratios=[a / b for a, b in zip(tb, ts)]))
+                      "same on the 5 sources", ts, paired_ratios=[a / b for a, b in zip(tb, ts, strict=False)]))
     qv = {q: big.encode([q])[0] for q in questions}
 
     def stage(s, name):
@@ -154,12 +154,12 @@ def _faiss_compare(report: Report, label: str, vectors: np.ndarray, qvecs: np.nd
     for ef, times in ((64, t64), (128, t128)):
         hnsw.hnsw.efSearch = ef
         _, got = hnsw.search(qvecs, 10)
-        recall = [len(set(g) & set(e)) / 10 for g, e in zip(got.tolist(), exact.tolist())]
+        recall = [len(set(g) & set(e)) / 10 for g, e in zip(got.tolist(), exact.tolist(), strict=False)]
         result[f"recall_ef{ef}"] = float(np.mean(recall))
         report.add(Figure(SECTION, f"HNSW M=32 efSearch={ef} recall@10 at {label} (mean {np.mean(recall):.3f})", "",
                           recall, "exact IndexFlatIP (= 1)", [1.0] * len(recall)))
         report.add(Figure(SECTION, f"HNSW M=32 efSearch={ef} search k=10 at {label}", "ms", times,
-                          "IndexFlatIP k=10", t_flat, paired_ratios=[a / b for a, b in zip(times, t_flat)]))
+                          "IndexFlatIP k=10", t_flat, paired_ratios=[a / b for a, b in zip(times, t_flat, strict=False)]))
     # What Searcher.dense_scores asks for above 20,000 passages: k = candidates * 20 = 1000. (Measured
     # while writing this: the top 50 of a k=1000 search have the same recall as a k=50 search at the same
     # efSearch, so efSearch, not k, decides the dense retriever's recall.)
@@ -192,7 +192,6 @@ def tile_index(index, n_target: int, sigma: float = 0.015, seed: int = 0):
     import faiss
 
     from qa.index.build import _faiss_bytes
-
     from qa.index.load import LoadedIndex
     from qa.ingest.text import analyze
 

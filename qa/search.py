@@ -28,8 +28,6 @@ from qa.retrieve.query import MODES, QueryReader, QuestionError, clean_question
 from qa.settings import Settings
 
 
-
-
 class Searcher:
     """Searches one loaded index with one embedder. Thread-safe for concurrent `ask` calls."""
 

@@ -65,7 +65,7 @@ class Settings:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         known = {f.name for f in fields(self)}
         unknown = set(changes) - known
         if unknown:

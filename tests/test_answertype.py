@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from qa.retrieve.answertype import COUNT, DATE, DURATION, FREQUENCY, PERSON, PLACE, PRICE, SESSION_LENGTH, holds, kind_of
+from qa.retrieve.answertype import (
+    COUNT,
+    DATE,
+    DURATION,
+    FREQUENCY,
+    PERSON,
+    PLACE,
+    PRICE,
+    SESSION_LENGTH,
+    holds,
+    kind_of,
+)
 
 
 @pytest.mark.parametrize("question, kind", [

@@ -7,7 +7,6 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from app_support import GRADIO_PANDAS_NOISE, serve
 
 pytestmark = [pytest.mark.model, *GRADIO_PANDAS_NOISE]

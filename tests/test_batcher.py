@@ -110,9 +110,8 @@ def test_an_unexpected_failure_fails_only_its_own_question(tiny_searcher):
 @pytest.mark.model
 @pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
 def test_ask_endpoint_answers_concurrent_callers_as_one_caller_alone(real_searcher):
-    from gradio_client import Client
-
     from app_support import serve
+    from gradio_client import Client
 
     jobs = [("Who created IPT?", 5, None), ("How long does IPT last?", 3, None), ("what is a role dispute", 5, None),
             ("is ipt for anxiety", 2, None), ("grief", 5, [sorted(real_searcher.index.sources)[0]]),
@@ -138,7 +137,7 @@ def test_ask_endpoint_answers_concurrent_callers_as_one_caller_alone(real_search
 
         with ThreadPoolExecutor(len(jobs)) as pool:
             got = list(pool.map(call, range(len(jobs))))
-    for (q, k, s), g, e in zip(jobs, got, expected):
+    for (q, k, s), g, e in zip(jobs, got, expected, strict=False):
         if isinstance(e, str):
             assert isinstance(g, str) and e in g, (q, k, s, g)
         else:

@@ -7,10 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
-from qa.evaluate.beir import export_beir, stable_ids
 from qa.cli import main
-from qa.ingest.corpus import load_corpus
+from qa.evaluate.beir import export_beir, stable_ids
 from qa.evaluate.gold import load_gold, relevant_spans
+from qa.ingest.corpus import load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"

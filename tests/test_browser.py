@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 import screenshots as shots
 from app_support import GRADIO_PANDAS_NOISE, serve
+
 from qa.judge.safety import CRISIS_NOTICE
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, *GRADIO_PANDAS_NOISE]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.ingest.corpus import corpus_fingerprint, load_corpus, read_corpus
 from qa.errors import CorpusError
 from qa.index.build import build_index
 from qa.index.load import load_index
+from qa.ingest.corpus import corpus_fingerprint, load_corpus, read_corpus
 from qa.settings import Settings
 
 SETTINGS = Settings(abstain=False)

@@ -10,10 +10,20 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
-from qa.ingest.corpus import load_corpus
 from qa.errors import GoldError
-from qa.evaluate.gold import GoldAnswer, GoldQuestion, is_relevant, load_gold, overlaps, quote_spans, relevant_spans, validate_gold, validate_gold_file
+from qa.evaluate.gold import (
+    GoldAnswer,
+    GoldQuestion,
+    is_relevant,
+    load_gold,
+    overlaps,
+    quote_spans,
+    relevant_spans,
+    validate_gold,
+    validate_gold_file,
+)
 from qa.evaluate.scoring import evaluate
+from qa.ingest.corpus import load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"

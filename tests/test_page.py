@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from qa.judge.safety import CRISIS_NOTICE
 from qa.present import page, source_view
-from qa.retrieve.language import looks_non_english
 from qa.present.sources import load_source_docs
 from qa.records import AlsoIn, Answer, Hit
-from qa.judge.safety import CRISIS_NOTICE
+from qa.retrieve.language import looks_non_english
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 

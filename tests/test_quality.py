@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.ingest.corpus import load_corpus
 from qa.evaluate.gold import load_gold
 from qa.evaluate.scoring import evaluate
+from qa.ingest.corpus import load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"

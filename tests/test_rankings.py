@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 import qa.retrieve.candidates
-from qa.retrieve.candidates import Retriever
-from qa.retrieve.query import clean_question
-from qa.search import Searcher
-from qa.settings import ANN_THRESHOLD
 from qa.ingest.spelling import SpellFixer
 from qa.ingest.text import words
+from qa.retrieve.candidates import Retriever
+from qa.retrieve.query import clean_question
 from qa.retrieve.topk import top_indices
+from qa.search import Searcher
+from qa.settings import ANN_THRESHOLD
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("hybrid", "bm25", "dense")
@@ -91,7 +91,7 @@ def gold_questions() -> list[str]:
 
 def same_candidates(new: Searcher, ref: Searcher, questions, vecs, allowed=None) -> int:
     compared = 0
-    for q, v in zip(questions, vecs):
+    for q, v in zip(questions, vecs, strict=False):
         for mode in MODES:
             got, got_sig = candidates_of(new, q, v, mode, allowed)
             want, want_sig = candidates_of(ref, q, v, mode, allowed)
@@ -168,7 +168,7 @@ def test_gold_rankings_and_answers_identical_to_the_reference(real_searcher):
     assert same_candidates(new, ref, texts[:40], vecs[:40], new.retriever.allowed([one_source])) > 0
 
     got, want = new.ask_many(qs), ref.ask_many(qs)
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=False):
         da, db = a.to_dict(), b.to_dict()
         for d in (da, db):
             for h in d["passages"]:

@@ -19,11 +19,11 @@ import pytest
 import qa.index.build
 import qa.index.install
 import qa.index.layout
-from qa.ingest.corpus import load_corpus
-from qa.index.embed import HashEmbedder
 from qa.errors import IndexCorrupt, IndexProblem, QAError
 from qa.index.build import build_index
+from qa.index.embed import HashEmbedder
 from qa.index.load import load_index
+from qa.ingest.corpus import load_corpus
 from qa.ingest.passages import segment, sentence_contexts
 from qa.search import Searcher
 from qa.settings import Settings
@@ -123,7 +123,7 @@ def test_edit_appending_a_paragraph_embeds_only_what_changed(real_corpus, tmp_pa
     old_texts = texts_to_embed(real_corpus)
     old_passages = passage_keys(real_corpus)
     old = load_index(index, real_corpus, settings=SETTINGS)
-    old_vectors = {p.context: v for p, v in zip(old.passages, old.vectors)}
+    old_vectors = {p.context: v for p, v in zip(old.passages, old.vectors, strict=False)}
 
     with open(real_corpus / "ipt-definition.txt", "a", encoding="utf-8") as f:
         f.write("\n\nHomework between sessions helps patients practise new ways of relating to others.\n")
@@ -150,7 +150,7 @@ def test_edit_appending_a_paragraph_embeds_only_what_changed(real_corpus, tmp_pa
 
     # Reused vectors are the old ones, bit for bit.
     new = load_index(index, real_corpus, settings=SETTINGS)
-    for p, v in zip(new.passages, new.vectors):
+    for p, v in zip(new.passages, new.vectors, strict=False):
         if p.context in old_vectors:
             assert np.array_equal(v, old_vectors[p.context])
 

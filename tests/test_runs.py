@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
-from qa.ingest.corpus import load_corpus
 from qa.evaluate.gold import GoldAnswer, GoldQuestion, load_gold, relevant_spans
-from qa.evaluate.scoring import evaluate
 from qa.evaluate.runfile import RunFileError, read_run_file, score_run_file
 from qa.evaluate.saved import compare_with_baseline, save_run
+from qa.evaluate.scoring import evaluate
+from qa.ingest.corpus import load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"
@@ -149,7 +149,7 @@ def test_a_run_cut_into_whole_paragraphs_is_scored_on_the_same_gold(tmp_path):
     # The figures, recomputed by hand from the span rule.
     ans = [q for q in gold if q.answerable]
     rr, hit1 = [], []
-    for q, row in zip(gold, rows):
+    for q, row in zip(gold, rows, strict=False):
         if not q.answerable:
             continue
         spans = relevant_spans(q, texts)

@@ -8,10 +8,10 @@ import json
 import typing
 
 import pytest
-
-from qa.serve.apitypes import AlsoInRecord, AskRecord, PassageRecord
-from qa.cli import main
 from schema_support import SCHEMA_PATH, record_errors, run_record_errors
+
+from qa.cli import main
+from qa.serve.apitypes import AlsoInRecord, AskRecord, PassageRecord
 
 
 def test_the_typed_signature_names_the_schema_fields():
@@ -48,10 +48,11 @@ def test_cli_records_follow_the_schema(real_index_dir, real_embedder, monkeypatc
 
 
 def test_saved_run_records_are_records_and_run_lines(tiny_searcher, tiny_corpus, tmp_path):
-    from qa.ingest.corpus import load_corpus
-    from qa.evaluate.scoring import evaluate
-    from qa.evaluate.saved import save_run
     from test_runs import TINY_GOLD
+
+    from qa.evaluate.saved import save_run
+    from qa.evaluate.scoring import evaluate
+    from qa.ingest.corpus import load_corpus
 
     texts = {s.id: s.text for s in load_corpus(tiny_corpus)}
     gold = tmp_path / "gold.jsonl"

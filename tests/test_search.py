@@ -108,7 +108,7 @@ def test_empty_question_in_a_batch_abstains_and_the_batch_goes_on(tiny_searcher)
     questions = ["Who created IPT?", "", "How long does IPT last?", "   \t ", "Is therapy expensive?"]
     answers = tiny_searcher.ask_many(questions, k=2)
     assert len(answers) == len(questions)
-    for q, ans in zip(questions, answers):
+    for q, ans in zip(questions, answers, strict=False):
         if q.strip():
             assert ans.question == q and not ans.abstained and ans.passages
             check_answer(tiny_searcher, ans, k=2)
@@ -268,12 +268,12 @@ def test_json_record_matches_the_contract(real_searcher, real_answers):
     records.append(json.loads(json.dumps(real_searcher.ask("What is the capital of France?").to_dict())))
     saw_also_in = False
     for rec in records:
-        assert CONTRACT_TOP <= rec.keys() and rec.keys() - CONTRACT_TOP <= EXTRA_TOP, sorted(rec)
+        assert rec.keys() >= CONTRACT_TOP and rec.keys() - CONTRACT_TOP <= EXTRA_TOP, sorted(rec)
         assert isinstance(rec["question"], str) and isinstance(rec["abstained"], bool)
         assert rec["reason"] is None if not rec["abstained"] else isinstance(rec["reason"], str)
         assert isinstance(rec["passages"], list)
         for p in rec["passages"]:
-            assert CONTRACT_PASSAGE <= p.keys() and p.keys() - CONTRACT_PASSAGE <= EXTRA_PASSAGE, sorted(p)
+            assert p.keys() >= CONTRACT_PASSAGE and p.keys() - CONTRACT_PASSAGE <= EXTRA_PASSAGE, sorted(p)
             for key in ("rank", "start", "end", "line_start", "line_end"):
                 assert type(p[key]) is int, key
             assert isinstance(p["score"], (int, float))
@@ -283,7 +283,7 @@ def test_json_record_matches_the_contract(real_searcher, real_answers):
             assert open(p["path"], encoding="utf-8").read()[p["start"]:p["end"]] == p["text"]
             for a in p["also_in"]:
                 saw_also_in = True
-                assert CONTRACT_ALSO_IN <= a.keys(), sorted(a)
+                assert a.keys() >= CONTRACT_ALSO_IN, sorted(a)
                 assert set(a["highlight"]) == {"start", "end"}
                 assert open(a["path"], encoding="utf-8").read()[a["start"]:a["end"]] == a["text"]
     assert records[-1]["abstained"] and records[-1]["passages"] == []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.ingest.corpus import read_corpus
 from qa.errors import CorpusError
+from qa.ingest.corpus import read_corpus
 from qa.ingest.topic import Topic, topic_from
 
 TITLES = ["The purpose of Interpersonal Psychotherapy (IPT)", "What Is The Focus Of IPT?",

@@ -63,7 +63,7 @@ def calibrate(searcher, questions, texts) -> AbstainModel:
 
     # Labels: every passage shown for a dev question that is answered (not refused), with its label value.
     values, relevant = [], []
-    for q, a, p in zip(questions, answers, loo):
+    for q, a, p in zip(questions, answers, loo, strict=False):
         if p >= refuse_at or not a.passages:
             continue
         spans = relevant_spans(q, texts) if q.answerable else []

@@ -9,7 +9,6 @@ from qa.evaluate.gold import HELD_OUT, SPLITS, GoldQuestion, first_relevant_rank
 from qa.evaluate.scoring import COMPARE_METRICS, KS, LABELS, figure_name
 from qa.evaluate.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, PERMUTATIONS, format_p
 
-
 TABLE_COLUMNS = ["Recall@1", "Recall@3", "Recall@5", "Recall@10", "mrr@10", "ndcg@10", "wrongly_abstained",
                  "abstain_recall", "abstain_precision"]
 
@@ -95,11 +94,11 @@ def plot_recall(results: dict, path: Path, splits=HELD_OUT) -> None:
     any_mode = next(iter(results["modes"].values()))
     splits = [s for s in splits if any_mode.get(s, {}).get("answerable")] or ["all"]
     fig, axes = plt.subplots(1, len(splits), figsize=(6 * len(splits), 4), dpi=100, squeeze=False)
-    for ax, split in zip(axes[0], splits):
+    for ax, split in zip(axes[0], splits, strict=False):
         for mode, per_split in results["modes"].items():
             f = per_split[split]
             line, = ax.plot(KS, [f[f"Recall@{k}"] for k in KS], marker="o", label=mode)
-            lo, hi = zip(*(f["ci"][f"Recall@{k}"] for k in KS))
+            lo, hi = zip(*(f["ci"][f"Recall@{k}"] for k in KS), strict=False)
             ax.fill_between(KS, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
         ax.set_xlabel("k (passages shown)")
         ax.set_ylabel("Recall@k (answered in the first k)")

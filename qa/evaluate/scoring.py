@@ -77,7 +77,7 @@ def group_figures(qs: list[GoldQuestion], scores: dict[str, dict[str, float]], a
     if ans:
         boot = Bootstrap(len(ans), f"{group}/answerable")
         values = np.array([[scores[m][q.id] for m in metrics] for q in ans])
-        for m, mean, interval in zip(metrics, values.mean(axis=0), boot.mean_interval(values)):
+        for m, mean, interval in zip(metrics, values.mean(axis=0), boot.mean_interval(values), strict=False):
             put(figure_name(m), mean, interval)
         wrong = np.array([abstained[q.id] for q in ans], dtype=float)
         put("wrongly_abstained", wrong.mean(), boot.mean_interval(wrong))
@@ -183,7 +183,7 @@ def evaluate(searcher, questions: list[GoldQuestion], texts: dict[str, str], mod
                                 "answer": ans,
                                 "ids": [span_id.get((h.source_id, h.start, h.end), f"{h.source_id}@{h.start}")
                                         for h in ans.passages]}
-                         for q, ans in zip(questions, answers)}
+                         for q, ans in zip(questions, answers, strict=False)}
     results = score_systems(systems, questions, spans, qrels_dict, METRICS)
     for mode, per_q in systems.items():
         for g, figs in results["modes"][mode].items():

@@ -20,8 +20,16 @@ from qa.errors import CorpusError, IndexProblem
 from qa.index import layout
 from qa.index.embed import Embedder
 from qa.index.install import install_build
-from qa.index.layout import (MANIFEST, build_lock, jsonl_line, npy_bytes, passage_record, read_manifest_quietly,
-                             sha256_bytes, sign_manifest)
+from qa.index.layout import (
+    MANIFEST,
+    build_lock,
+    jsonl_line,
+    npy_bytes,
+    passage_record,
+    read_manifest_quietly,
+    sha256_bytes,
+    sign_manifest,
+)
 from qa.index.load import LoadedIndex, load_index
 from qa.ingest.corpus import read_corpus
 from qa.ingest.passages import ListLeadIns, Passage, segment, sentence_contexts
@@ -69,7 +77,7 @@ class BuildReport:
 
 def _vector_key(model_id: str, text: str) -> str:
     """Cache key of an embedding: the model and the exact text embedded (context included)."""
-    return hashlib.sha256(f"{model_id}\0{text}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{model_id}\0{text}".encode()).hexdigest()
 
 
 def _bm25_files(tokens: list[list[str]]) -> dict[str, bytes]:
@@ -119,8 +127,8 @@ def _reusable_vectors(previous: LoadedIndex | None, embedder: Embedder) -> dict[
     passage_keys, sentence_keys = keys.get("passages", []), keys.get("sentences", [])
     if len(passage_keys) != len(previous.vectors) or len(sentence_keys) != len(previous.sentence_vectors):
         return {}  # keys that do not line up with the rows would hand out wrong vectors
-    cache = dict(zip(passage_keys, previous.vectors))
-    cache.update(zip(sentence_keys, previous.sentence_vectors))
+    cache = dict(zip(passage_keys, previous.vectors, strict=False))
+    cache.update(zip(sentence_keys, previous.sentence_vectors, strict=False))
     return cache
 
 
@@ -159,7 +167,7 @@ def _embed_missing(embedder: Embedder, texts: list[str], keys: list[str], cache:
             for i in range(0, len(todo), EMBED_BATCH):
                 chunk = todo[i:i + EMBED_BATCH]
                 vecs = embedder.encode([texts[j] for j in chunk])
-                for j, v in zip(chunk, vecs):
+                for j, v in zip(chunk, vecs, strict=False):
                     fresh[keys[j]] = v
                 bar.update(len(chunk))
                 layout.checkpoint("embedding")

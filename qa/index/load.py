@@ -11,8 +11,19 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import CorpusError, IndexCorrupt, IndexMissing, IndexStale
-from qa.index.layout import (CURRENT, MANIFEST, REBUILD_FULL_HINT, REBUILD_HINT, REQUIRED_FILES, SIGNATURE,
-                             SourceInfo, build_dir_of, manifest_digest, npy_load, sha256_bytes)
+from qa.index.layout import (
+    CURRENT,
+    MANIFEST,
+    REBUILD_FULL_HINT,
+    REBUILD_HINT,
+    REQUIRED_FILES,
+    SIGNATURE,
+    SourceInfo,
+    build_dir_of,
+    manifest_digest,
+    npy_load,
+    sha256_bytes,
+)
 from qa.ingest.corpus import corpus_fingerprint, display_path, read_manifest
 from qa.ingest.passages import Passage
 from qa.ingest.text import words

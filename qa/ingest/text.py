@@ -6,7 +6,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
 

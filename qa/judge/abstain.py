@@ -52,7 +52,7 @@ class AbstainModel:
     def p_unanswered(self, signals: dict) -> float:
         """Probability that the sources do not answer the question, from its signals."""
         z = self.bias + sum(w * (float(signals[f]) - m) / s
-                            for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights))
+                            for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights, strict=False))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def to_dict(self) -> dict:
@@ -62,7 +62,7 @@ class AbstainModel:
                 "calibration": self.calibration}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AbstainModel":
+    def from_dict(cls, d: dict) -> AbstainModel:
         feats = tuple(d["features"])
         unknown = set(feats) - set(FEATURES)
         if unknown or not (len(feats) == len(d["mean"]) == len(d["scale"]) == len(d["weights"])):

@@ -27,7 +27,7 @@ def _line_html(text: str, a: int, b: int, cited: tuple[int, int], best: tuple[in
     """Characters a..b of one line, split where the cited span and best sentence begin and end."""
     cuts = sorted({a, b, *(x for x in (*cited, *best) if a < x < b)})
     out = []
-    for x, y in zip(cuts, cuts[1:]):
+    for x, y in zip(cuts, cuts[1:], strict=False):
         piece = esc(text[x:y])
         if cited[0] <= x and y <= cited[1]:
             cls = "ipt-cited ipt-best" if best[0] <= x and y <= best[1] else "ipt-cited"

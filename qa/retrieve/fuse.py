@@ -32,7 +32,7 @@ def min_max(scores: dict[int, float]) -> dict[int, float]:
 def convex(runs: list[dict[int, float]], weights: list[float]) -> dict[int, float]:
     """Weighted sum of min-max normalised scores; a document missing from a run scores 0 there."""
     out: dict[int, float] = {}
-    for run, w in zip(runs, weights):
+    for run, w in zip(runs, weights, strict=False):
         for d, s in min_max(run).items():
             out[d] = out.get(d, 0.0) + w * s
     return out

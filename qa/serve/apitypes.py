@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, TypedDict
+from typing import TypedDict
 
 
 class Span(TypedDict):
@@ -46,10 +46,10 @@ class PassageRecord(TypedDict):
 class AskRecord(TypedDict):
     question: str
     abstained: bool
-    reason: Optional[str]
+    reason: str | None
     passages: list[PassageRecord]
     warnings: list[str]
-    notice: Optional[str]
+    notice: str | None
     mode: str
 
 

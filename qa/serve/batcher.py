@@ -103,7 +103,7 @@ class AskBatcher:
                 for j in jobs:
                     self._one(j)
                 continue
-            for j, a in zip(jobs, answers):
+            for j, a in zip(jobs, answers, strict=False):
                 j.answer = a
             self.batches += 1
             self.questions += len(jobs)

@@ -61,7 +61,7 @@ class BodyLimit:
                 return {"type": "http.disconnect"}
             try:
                 message = await asyncio.wait_for(receive(), self.read_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if not started:
                     answered = True
                     await self._answer(send, 408, f"request body not received within {self.read_timeout:g} s")

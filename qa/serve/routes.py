@@ -21,9 +21,9 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+from qa.errors import QAError
 from qa.serve.backend import LocalBackend, SearchBackend
 from qa.serve.bodylimit import MAX_BODY_BYTES
-from qa.errors import QAError
 
 log = logging.getLogger("ipt-qa.serve.routes")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from qa.errors import IndexMissing, IndexStale
 from qa.index.build import build_index
@@ -15,6 +15,7 @@ from qa.paths import default_corpus, default_index
 from qa.search import Searcher
 from qa.serve.live import LiveSearcher
 from qa.settings import Settings
+
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)

@@ -133,7 +133,7 @@ class Learners:
 
     def wait(self, timeout: float = 300) -> dict[str, list[dict]]:
         deadline = time.monotonic() + timeout
-        for proc, t in zip(self.procs, self.threads):
+        for proc, t in zip(self.procs, self.threads, strict=False):
             proc.wait(timeout=max(1, deadline - time.monotonic()))
             t.join(timeout=10)
         return self.results

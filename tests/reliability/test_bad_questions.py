@@ -14,12 +14,23 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from app_support import GRADIO_PANDAS_NOISE
+from rel_support import (
+    BAD_QUESTIONS,
+    CLI_LINES,
+    CORPUS,
+    EMPTY_AFTER_CLEANING,
+    GOOD_QUESTION,
+    ROOT,
+    check_verbatim,
+    child_env,
+    gradio_call,
+    live_markup,
+    spans,
+)
+
 from qa.present import page
 from qa.retrieve.query import QuestionError
-from rel_support import (BAD_QUESTIONS, CLI_LINES, CORPUS, EMPTY_AFTER_CLEANING, GOOD_QUESTION, ROOT,
-                         check_verbatim, child_env, gradio_call, live_markup, spans)
 
 pytestmark = [pytest.mark.model, *GRADIO_PANDAS_NOISE]
 

@@ -9,13 +9,13 @@ import subprocess
 import sys
 
 import pytest
-
-from qa.index.embed import HashEmbedder
-from qa.index.build import build_index
-from qa.index.load import load_index
-from qa.settings import Settings
 from rel_support import ROOT, child_env, tree_snapshot
 from test_corpus import broken_toml, file_without_entry, non_utf8, only_page_chrome
+
+from qa.index.build import build_index
+from qa.index.embed import HashEmbedder
+from qa.index.load import load_index
+from qa.settings import Settings
 
 SETTINGS = Settings(abstain=False)
 

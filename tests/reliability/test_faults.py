@@ -24,15 +24,15 @@ import time
 from pathlib import Path
 
 import pytest
-
 from app_support import GRADIO_PANDAS_NOISE, serve
-from qa.index.embed import HashEmbedder
+from rel_support import CORPUS, HERE, ROOT, child_env, tree_snapshot
+
 from qa.errors import IndexCorrupt, IndexMissing, IndexProblem, QAError
 from qa.index.build import build_index
+from qa.index.embed import HashEmbedder
 from qa.index.load import load_index
 from qa.search import Searcher
 from qa.settings import Settings
-from rel_support import CORPUS, HERE, ROOT, child_env, tree_snapshot
 
 QUESTIONS = ["Who created IPT?", "How long does IPT last?", "What are the problem areas in IPT?",
              "Is IPT as good as medication?", "What is the capital of France?"]

@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from rel_support import ROOT, child_env
 
-from qa.ingest.corpus import load_corpus
 from qa.errors import CorpusError, IndexProblem
 from qa.index.build import build_index
 from qa.index.load import load_index
+from qa.ingest.corpus import load_corpus
 from qa.search import Searcher
 from qa.settings import Settings
-from rel_support import ROOT, child_env
 
 SETTINGS = Settings(abstain=False)  # the fake embedder's cosines are not MiniLM's
 SEPARATORS = {"LINE SEPARATOR": "\u2028", "PARAGRAPH SEPARATOR": "\u2029", "NEXT LINE": "\x85"}

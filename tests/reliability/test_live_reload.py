@@ -12,13 +12,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from app_support import GRADIO_PANDAS_NOISE, free_port
+from rel_support import CORPUS, check_verbatim
+
 from qa.errors import IndexStale
 from qa.index.build import build_index
 from qa.serve.service import open_searcher
 from qa.settings import Settings
-from rel_support import CORPUS, check_verbatim
 
 pytestmark = GRADIO_PANDAS_NOISE
 
@@ -86,8 +86,9 @@ def test_searcher_keeps_its_build_when_a_broken_build_is_pointed_at(tiny_corpus,
 
 @pytest.mark.model
 def test_running_page_answers_from_the_new_build_after_edit_and_build(real_index_dir, real_embedder, tmp_path):
-    import app
     from gradio_client import Client
+
+    import app
 
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)

@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from rel_support import BAD_QUESTIONS, ROOT, app_process, rss_bytes, spans
 
 from qa.retrieve.query import QuestionError
-from rel_support import BAD_QUESTIONS, ROOT, app_process, rss_bytes, spans
 
 pytestmark = pytest.mark.model
 

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from app_support import GRADIO_PANDAS_NOISE
+from rel_support import LOOPBACK, ROOT, child_env
+
 from qa.errors import CorpusError, IndexCorrupt
 from qa.index.build import build_index
 from qa.index.load import load_index
-from rel_support import ROOT, LOOPBACK, child_env
 
 pytestmark = GRADIO_PANDAS_NOISE
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from rel_support import CORPUS, GOOD_QUESTION, HERE, ROOT, check_verbatim, child_env, spans
 
 pytestmark = pytest.mark.model

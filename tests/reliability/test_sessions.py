@@ -11,7 +11,6 @@ import urllib.request
 import uuid
 
 import pytest
-
 from app_support import GRADIO_PANDAS_NOISE
 from rel_support import CORPUS, LOOPBACK, app_process, http_get, rss_bytes
 
@@ -63,8 +62,9 @@ def test_rss_after_many_new_sessions_with_big_questions_stays_bounded(real_index
 
 @pytest.mark.model
 def test_sessions_keep_no_copy_of_questions_or_answers(real_searcher):
-    import app
     from app_support import free_port
+
+    import app
 
     demo = app.build_demo(real_searcher, CORPUS)
     _, url, _ = app.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from app_support import GRADIO_PANDAS_NOISE, free_port
 from rel_support import CORPUS, LOOPBACK, http_get
 

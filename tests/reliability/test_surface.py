@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from app_support import GRADIO_PANDAS_NOISE
-from qa.index.embed import HashEmbedder, MiniLMEmbedder, bundled_model_dir
+from rel_support import CORPUS, ROOT, child_env
+
 from qa.errors import ModelError
 from qa.index.build import build_index
+from qa.index.embed import HashEmbedder, MiniLMEmbedder, bundled_model_dir
 from qa.settings import MODEL_SHA256
-from rel_support import CORPUS, ROOT, child_env
 
 pytestmark = GRADIO_PANDAS_NOISE
 
@@ -122,9 +122,9 @@ def _post(url: str, path: str, body: bytes, headers: dict) -> tuple[int, str]:
 
 def test_oversized_request_body_is_refused_before_it_is_read(real_app_url):
     """A 100 MB question used to be read and parsed whole (3 s, +243 MB); now: 413 at once, page unharmed."""
-    from qa.serve.bodylimit import MAX_BODY_BYTES
-
     import json
+
+    from qa.serve.bodylimit import MAX_BODY_BYTES
 
     # Only the headers are sent: the answer comes before any of the declared 100 MB is read.
     host, port = real_app_url.split("//")[1].split(":")
