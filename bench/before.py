@@ -1,7 +1,7 @@
 """The query code as it was before issue 14 ("Performance II"), kept so that `python -m bench` measures the new
 code against it in the same run: dense scores by a FAISS search for k = n (k = 1000 above 20,000 passages)
 plus a scatter, two full stable argsorts for the candidate lists, spelling repair by difflib over the whole
-vocabulary, and HNSW only from 50,000 passages with efSearch 128. tests/test_rankings.py holds the same
+vocabulary, and HNSW only from 50,000 passages with efSearch 128. tests/retrieve/test_rankings.py holds the same
 reference and checks that the rankings did not change."""
 
 from __future__ import annotations

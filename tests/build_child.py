@@ -26,8 +26,9 @@ def main() -> None:
     corpus, index, stage, marker = sys.argv[1:5]
     stage, _, nth = stage.partition(":")
     wanted = int(nth or 1)
+    from fakes import HashEmbedder
+
     import qa.index.build
-    from qa.index.embed import HashEmbedder
 
     seen = 0
 

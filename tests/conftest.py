@@ -27,7 +27,7 @@ def tiny_corpus(tmp_path) -> Path:
 
 @pytest.fixture
 def fake_embedder():
-    from qa.index.embed import HashEmbedder
+    from fakes import HashEmbedder
 
     return HashEmbedder()
 
@@ -68,3 +68,14 @@ def real_searcher(real_index_dir, real_embedder):
     from qa.search import Searcher
 
     return Searcher(load_index(real_index_dir, ROOT / "corpus"), real_embedder)
+
+
+# Fixtures that load the real bundled model: a test that uses one (directly or through another fixture) is a
+# `model` test, whatever marks it was given by hand, so `-m "not model"` never loads the model.
+MODEL_FIXTURES = {"real_embedder", "real_index_dir", "real_searcher", "real_app_url", "real_app_client"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)

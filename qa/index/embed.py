@@ -70,33 +70,3 @@ class MiniLMEmbedder:
             vecs = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)
-
-
-class HashEmbedder:
-    """A deterministic stand-in for unit tests: bag of hashed word stems, so shared words mean similarity."""
-
-    model_id = "test/hash-embedder"
-    weights_sha256 = "0" * 64
-
-    def __init__(self, dim: int = 256):
-        self.dim = dim
-        self.calls = 0
-        self.texts_encoded = 0
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        import hashlib
-
-        from qa.ingest.text import analyze
-
-        self.calls += 1
-        self.texts_encoded += len(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for tok in analyze(t):
-                h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=4).digest(), "little")
-                out[i, h % self.dim] += 1.0
-            n = np.linalg.norm(out[i])
-            out[i] = out[i] / n if n else out[i]
-            if not n:
-                out[i, 0] = 1.0
-        return out

@@ -7,7 +7,7 @@ sources never give), that is evidence that the sources do not answer the questio
 shapes ("what is", "does it", "why") ask for no particular kind: `kind_of` returns None for them.
 
 Plain patterns, not a tagger: they need to be right on questions and on the corpus's sentences, and they
-are short enough to read. Checked in tests/test_answertype.py on learner phrasings.
+are short enough to read. Checked in tests/retrieve/test_answertype.py on learner phrasings.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rank fusion: pure functions over ranked lists (the same formulas as ranx.fusion; see tests/test_fuse.py).
+"""Rank fusion: pure functions over ranked lists (the same formulas as ranx.fusion; see tests/retrieve/test_fuse.py).
 
 ranx itself is used for evaluation, where its Run/Qrels objects and numba kernels pay off; at query time
 its per-call setup costs more than the whole search, so the two formulas are written out here.

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # qa, fakes
+
+from fakes import HashEmbedder  # noqa: E402
 
 from qa.index.build import build_index  # noqa: E402
-from qa.index.embed import HashEmbedder  # noqa: E402
 from qa.ingest.corpus import Source  # noqa: E402
 from qa.ingest.passages import segment  # noqa: E402
 

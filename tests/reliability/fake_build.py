@@ -6,11 +6,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]  # qa, fakes
+
+from fakes import HashEmbedder  # noqa: E402
 
 import qa.serve.service  # noqa: E402
 from qa.cli import main  # noqa: E402
-from qa.index.embed import HashEmbedder  # noqa: E402
 
 qa.serve.service.load_embedder = HashEmbedder
 

@@ -1,4 +1,4 @@
-"""Case 2: bad sources. tests/test_corpus.py already refuses 17 kinds of bad source by name and checks that
+"""Case 2: bad sources. tests/ingest/test_corpus.py already refuses 17 kinds of bad source by name and checks that
 `build_index` leaves the index as it was; what it does not run is the command a maintainer types. Here
 `ipt-qa build` (python -m qa build) meets a broken corpus: exit 2, one line naming the file, and every file
 and link of the existing index byte for byte as before."""
@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import pytest
+from fakes import HashEmbedder
 from rel_support import ROOT, child_env, tree_snapshot
 from test_corpus import broken_toml, file_without_entry, non_utf8, only_page_chrome
 
 from qa.index.build import build_index
-from qa.index.embed import HashEmbedder
 from qa.index.load import load_index
 from qa.settings import Settings
 

@@ -7,7 +7,7 @@
 (c) A real full disk (a small tmpfs): the build fails with one clear line and the old index is untouched.
 
 Kills at fixed points, a simulated ENOSPC (monkeypatched writes) and damaged files at load time are covered
-by tests/test_rebuild.py and tests/test_index.py; these add the running app, random kill times and a real
+by tests/index/test_rebuild.py and tests/index/test_index.py; these add the running app, random kill times and a real
 file system running out of space.
 """
 
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 from app_support import GRADIO_PANDAS_NOISE, serve
+from fakes import HashEmbedder
 from rel_support import CORPUS, HERE, ROOT, child_env, tree_snapshot
 
 from qa.errors import IndexCorrupt, IndexMissing, IndexProblem, QAError
 from qa.index.build import build_index
-from qa.index.embed import HashEmbedder
 from qa.index.load import load_index
 from qa.search import Searcher
 from qa.settings import Settings

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from app_support import GRADIO_PANDAS_NOISE
+from fakes import HashEmbedder
 from rel_support import CORPUS, ROOT, child_env
 
 from qa.errors import ModelError
 from qa.index.build import build_index
-from qa.index.embed import HashEmbedder, MiniLMEmbedder, bundled_model_dir
+from qa.index.embed import MiniLMEmbedder, bundled_model_dir
 from qa.settings import MODEL_SHA256
 
 pytestmark = GRADIO_PANDAS_NOISE

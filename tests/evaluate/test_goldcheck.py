@@ -13,7 +13,7 @@ from qa.cli import main
 from qa.evaluate.gold import GoldAnswer, GoldQuestion
 from qa.evaluate.goldcheck import broken_rows, gold_warnings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUOTE = "Gerald L. Klerman and Myrna M. Weissman"
 
 
@@ -97,7 +97,7 @@ def test_check_passes_on_the_untouched_corpus(tmp_path, capsys):
 
 
 def test_eval_scores_the_other_rows_and_exits_non_zero(edited, tmp_path, capsys, monkeypatch):
-    from qa.index.embed import HashEmbedder
+    from fakes import HashEmbedder
 
     monkeypatch.setattr("qa.serve.service.load_embedder", lambda: HashEmbedder())  # speed: the logic, not the model
     corpus, gold = edited
@@ -117,7 +117,7 @@ def test_eval_scores_the_other_rows_and_exits_non_zero(edited, tmp_path, capsys,
 
 def test_eval_with_one_mode_writes_a_report_about_that_mode(tmp_path, capsys, monkeypatch):
     """`ipt-qa eval --mode bm25` used to crash with KeyError: 'hybrid' while writing the report."""
-    from qa.index.embed import HashEmbedder
+    from fakes import HashEmbedder
 
     monkeypatch.setattr("qa.serve.service.load_embedder", lambda: HashEmbedder())
     gold = write_gold(tmp_path / "gold.jsonl", [

@@ -25,7 +25,7 @@ from qa.evaluate.gold import (
 from qa.evaluate.scoring import evaluate
 from qa.ingest.corpus import load_corpus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"
 CORPUS = ROOT / "corpus"
 
@@ -190,7 +190,7 @@ def test_validate_gold_names_every_bad_question():
 
 
 def test_eval_check_with_a_bad_gold_set_exits_non_zero_naming_the_question(corpus_copy, tmp_path, capsys):
-    # (`ipt-qa eval` without --check scores the other rows: tests/test_goldcheck.py.)
+    # (`ipt-qa eval` without --check scores the other rows: tests/evaluate/test_goldcheck.py.)
     bad = {**GOOD, "id": "q-broken", "answers": [{"source_id": "focus-of-ipt", "quote": "Not in the text at all"}]}
     gold = write_gold(tmp_path / "g.jsonl", [{**GOOD, "id": "q-fine"}, bad])
     code = main(["eval", "--check", "--gold", str(gold), "--corpus", str(corpus_copy), "--index",

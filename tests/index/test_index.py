@@ -19,7 +19,7 @@ from qa.index.load import load_index
 from qa.search import Searcher
 from qa.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Settings(abstain=False)
 QUESTIONS = ["Who created IPT?", "how many weekly sessions", "problem areas grief role disputes",
              "is therapy expensive", "social isolation"]

@@ -1,6 +1,6 @@
 """One schema for the answer record (docs/ask-record.schema.json), checked against real output of the CLI
 (real model, real index) and against the records `ipt-qa eval --save-run` writes and `--run` reads. The web
-API's records are checked in tests/test_app_api.py."""
+API's records are checked in tests/serve/test_app_api.py."""
 
 from __future__ import annotations
 

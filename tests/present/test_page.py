@@ -17,7 +17,7 @@ from qa.present.sources import load_source_docs
 from qa.records import AlsoIn, Answer, Hit
 from qa.retrieve.language import looks_non_english
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 XSS = ['<img src=x onerror=alert(1)>', "<script>alert(1)</script>", '"><svg onload=alert(1)>',
        "${alert(1)}", "{{constructor.constructor('alert(1)')()}}"]

@@ -13,7 +13,7 @@ from qa.ingest.corpus import Source, load_corpus
 from qa.ingest.passages import segment, sentence_contexts
 from qa.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = load_corpus(ROOT / "corpus")
 BY_ID = {s.id: s for s in SOURCES}
 LIMIT = Settings().max_passage_chars

@@ -24,7 +24,7 @@ from qa.retrieve.topk import top_indices
 from qa.search import Searcher
 from qa.settings import ANN_THRESHOLD
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODES = ("hybrid", "bm25", "dense")
 
 

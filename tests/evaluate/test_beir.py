@@ -12,7 +12,7 @@ from qa.evaluate.beir import export_beir, stable_ids
 from qa.evaluate.gold import load_gold, relevant_spans
 from qa.ingest.corpus import load_corpus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"
 
 

@@ -15,7 +15,7 @@ from qa.evaluate.saved import compare_with_baseline, save_run
 from qa.evaluate.scoring import evaluate
 from qa.ingest.corpus import load_corpus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"
 
 TINY_GOLD = [

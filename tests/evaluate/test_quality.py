@@ -13,7 +13,7 @@ from qa.evaluate.gold import load_gold
 from qa.evaluate.scoring import evaluate
 from qa.ingest.corpus import load_corpus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"
 CORPUS = ROOT / "corpus"
 

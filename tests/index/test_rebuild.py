@@ -15,21 +15,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import HashEmbedder
 
 import qa.index.build
 import qa.index.install
 import qa.index.layout
 from qa.errors import IndexCorrupt, IndexProblem, QAError
 from qa.index.build import build_index
-from qa.index.embed import HashEmbedder
 from qa.index.load import load_index
 from qa.ingest.corpus import load_corpus
 from qa.ingest.passages import segment, sentence_contexts
 from qa.search import Searcher
 from qa.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-TESTS = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = Path(__file__).resolve().parents[1]
 SETTINGS = Settings(abstain=False)
 REAL_QUESTIONS = ["What is interpersonal psychotherapy?", "Who developed IPT?", "How long does IPT last?",
                   "What are the problem areas in IPT?", "Is IPT effective for depression?"]

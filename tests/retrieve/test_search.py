@@ -11,7 +11,7 @@ import pytest
 
 from qa.retrieve.query import MODES, QuestionError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def file_slice(path: str, start: int, end: int) -> str:
