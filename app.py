@@ -249,8 +249,8 @@ def _keep_no_session_values() -> None:
     def keep_nothing(self, key, value):
         return update(self, key, None)
 
-    keep_nothing.keeps_nothing = True
-    state_holder.SessionState._update_value_in_config = keep_nothing
+    setattr(keep_nothing, "keeps_nothing", True)  # noqa: B010 - a mark on a function object
+    setattr(state_holder.SessionState, "_update_value_in_config", keep_nothing)  # noqa: B010 - Gradio patch
 
 
 def main(host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None) -> None:

@@ -92,7 +92,7 @@ class Supervisor:
         cmd = [exe] if exe else [sys.executable, "-m", "qa"]
         cmd += ["serve", "--host", HOST, "--port", str(port), "--index", str(self.args.index),
                 "--corpus", str(self.args.corpus)]
-        log = open(self.run_dir / "logs" / f"replica-{port}.log", "ab")
+        log = open(self.run_dir / "logs" / f"replica-{port}.log", "ab")  # noqa: SIM115 - the replica writes into it
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "DISABLE_TQDM": "1"}
         # Own session: Ctrl-C reaches this supervisor only, which then stops everything in order.
         self.procs[port] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -193,7 +193,7 @@ class Supervisor:
         check = subprocess.run([*base, "-t", "-q", "-g", "daemon off;"], capture_output=True, text=True)
         if check.returncode:
             raise RuntimeError(f"nginx rejects the configuration: {check.stderr.strip()}")
-        err = open(self.run_dir / "logs" / "nginx.stderr", "ab")
+        err = open(self.run_dir / "logs" / "nginx.stderr", "ab")  # noqa: SIM115 - nginx writes into it while it runs
         self.nginx = subprocess.Popen([*base, "-g", "daemon off;"], stdout=err, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, start_new_session=True)
         err.close()

@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"ask": cmd_ask, "build": cmd_build, "eval": cmd_eval, "serve": cmd_serve}[args.command](args)
     except QAError as e:
-        return _fail(e)
+        return _fail(str(e))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

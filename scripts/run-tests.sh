@@ -33,4 +33,8 @@ export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
 # The tests index the corpus in temporary folders; build (or update) index/ too, so that the first
 # run-app.sh afterwards starts at once instead of building it. A broken corpus is left for the tests to report.
 ipt-qa build >/dev/null || echo "run-tests: ipt-qa build failed; the tests will say why" >&2
-exec python -m pytest "$@"
+# Lint and types first (configured in pyproject.toml): a finding fails the run before the tests start.
+ruff check --quiet .
+mypy
+# Two workers (pytest-xdist; -n 0 runs in one process): each builds its own real index once per session.
+exec python -m pytest -n "${PYTEST_WORKERS:-auto}" "$@"

@@ -2,7 +2,8 @@
 
     python tests/build_child.py CORPUS INDEX STAGE[:N] MARKER
 
-STAGE is one of the steps `qa.index.build` reports through the `qa.index.layout.checkpoint` seam (embedding, writing, written,
+STAGE is one of the steps `qa.index.build` reports through the
+`qa.index.layout.checkpoint` seam (embedding, writing, written,
 swapping, swapped); N (default 1) picks its Nth occurrence. On reaching it the child creates MARKER and
 sleeps until it is killed. The child embeds with the fake HashEmbedder, so no model is loaded.
 """

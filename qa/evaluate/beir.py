@@ -24,7 +24,8 @@ from qa.ingest.passages import segment_corpus
 
 def stable_ids(passages) -> dict[tuple[str, int, int], str]:
     """{(source id, start, end): stable id} for passages (objects with source_id, start, end, text)."""
-    out, seen = {}, {}
+    out: dict[tuple[str, int, int], str] = {}
+    seen: dict[str, int] = {}
     for p in sorted(passages, key=lambda p: (p.source_id, p.start, p.end)):
         base = f"{p.source_id}-{hashlib.sha256(p.text.encode('utf-8')).hexdigest()[:12]}"
         seen[base] = seen.get(base, 0) + 1

@@ -62,16 +62,17 @@ def calibrate(searcher, questions, texts) -> AbstainModel:
     weak_at = min(weak_at, refuse_at)
 
     # Labels: every passage shown for a dev question that is answered (not refused), with its label value.
-    values, relevant = [], []
+    value_list: list[float] = []
+    relevant_list: list[bool] = []
     for q, a, p in zip(questions, answers, loo, strict=False):
         if p >= refuse_at or not a.passages:
             continue
         spans = relevant_spans(q, texts) if q.answerable else []
         top = a.passages[0].score
         for h in a.passages:  # the value qa.search.label_of compares with the cut-offs
-            values.append((1.0 - p) * (h.score / top if top > 0 else 0.0))
-            relevant.append(bool(spans) and is_relevant(h.source_id, h.start, h.end, spans))
-    values, relevant = np.array(values), np.array(relevant)
+            value_list.append((1.0 - p) * (h.score / top if top > 0 else 0.0))
+            relevant_list.append(bool(spans) and is_relevant(h.source_id, h.start, h.end, spans))
+    values, relevant = np.array(value_list), np.array(relevant_list)
 
     def precision_from(cut: float) -> float:
         chosen = values >= cut

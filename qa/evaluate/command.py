@@ -49,7 +49,8 @@ def run_eval_command(args) -> int:
     if args.report is not None and str(args.report) != "-":
         where = Path(args.report)
         if where.is_dir():
-            raise GoldError(f"--report {where}: is a directory; give the report's file name, e.g. {where / 'report.md'}")
+            raise GoldError(f"--report {where}: is a directory; give the report's file name, "
+                            f"e.g. {where / 'report.md'}")
         if not where.parent.is_dir():
             raise GoldError(f"--report {where}: no directory {where.parent}; create it or choose another place")
     gold_path = Path(args.gold or default_gold())

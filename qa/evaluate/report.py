@@ -3,6 +3,7 @@ and source with their intervals, paired comparisons, label precision, the recall
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from qa.evaluate.gold import HELD_OUT, SPLITS, GoldQuestion, first_relevant_rank, is_relevant
@@ -161,7 +162,7 @@ def main_mode(results: dict) -> str:
 
 
 def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, str], path: Path,
-                 gold_path: Path, skipped: list[str] = (), extra: list[str] = ()) -> None:
+                 gold_path: Path, skipped: Sequence[str] = (), extra: Sequence[str] = ()) -> None:
     png = path.with_name("recall_at_k.png" if path.name == "report.md" else path.stem + "_recall_at_k.png")
     plot_recall(results, png)
     mode = main_mode(results)

@@ -80,7 +80,8 @@ def _source_of(p: dict, files: dict[str, str], texts: dict[str, str], where: str
     return sid
 
 
-def read_run_file(path: str | os.PathLike, questions, texts: dict[str, str], files: dict[str, str]) -> tuple[dict, dict]:
+def read_run_file(path: str | os.PathLike, questions, texts: dict[str, str],
+                  files: dict[str, str]) -> tuple[dict, dict]:
     """{question id: {"abstained", "hits": [RunHit], "ids"}} and facts about the run (passage lengths, how
     many records and passages, questions without a record). `files`: file name or path -> source id."""
     path = Path(path)
@@ -98,7 +99,7 @@ def read_run_file(path: str | os.PathLike, questions, texts: dict[str, str], fil
             try:
                 r = json.loads(line)
             except ValueError as e:
-                raise RunFileError(f"{where}: not JSON ({e.msg})") from None
+                raise RunFileError(f"{where}: not JSON ({getattr(e, 'msg', e)})") from None
             if not isinstance(r, dict) or not isinstance(r.get("passages", []), list):
                 raise RunFileError(f"{where}: expected an object with a list of passages, as `ipt-qa ask --json` "
                                    "prints")
@@ -107,15 +108,16 @@ def read_run_file(path: str | os.PathLike, questions, texts: dict[str, str], fil
                 if qid not in by_id:
                     raise RunFileError(f"{where}: id {qid!r} is not a question of the gold set")
             elif "question" in r:
-                qid = by_text.get(_norm_question(r["question"]))
-                if qid is None:
+                found = by_text.get(_norm_question(r["question"]))
+                if found is None:
                     raise RunFileError(f"{where}: question {str(r['question'])[:60]!r} is not in the gold set "
                                        "(give its gold id as \"id\")")
+                qid = found
             else:
                 raise RunFileError(f"{where}: the record has neither \"id\" nor \"question\"")
             if qid in out:
                 raise RunFileError(f"{where}: a second record for question {qid}")
-            hits = []
+            hits: list = []
             for i, p in enumerate(r.get("passages", []), 1):
                 pw = f"{where}: passage {i}"
                 if not isinstance(p, dict):

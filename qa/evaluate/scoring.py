@@ -109,7 +109,7 @@ def compare_systems(scores: dict[str, dict[str, dict[str, float]]], qs: list[Gol
     if not ans or not pairs:
         return {}
     boot = Bootstrap(len(ans), f"{group}/answerable")
-    out = {}
+    out: dict = {}
     for a, b in pairs:
         out[f"{a} vs {b}"] = {}
         for m in metrics:
@@ -150,7 +150,7 @@ def score_systems(systems: dict[str, dict[str, dict]], questions: list[GoldQuest
 def label_figures(qs: list[GoldQuestion], per_q: dict, spans: dict) -> dict:
     """Precision of each relevance label: among the first five passages shown for questions answered (not
     refused), the share of those with the label that are acceptable answers (none are, for off-topic ones)."""
-    out = {}
+    out: dict[str, float] = {}
     for label in LABELS:
         shown = [is_relevant(h.source_id, h.start, h.end, spans.get(q.id, []))
                  for q in qs if not per_q[q.id]["abstained"] for h in per_q[q.id]["hits"][:5]

@@ -97,9 +97,10 @@ def _faiss_bytes(vectors: np.ndarray) -> bytes:
 
     dim = vectors.shape[1]
     if len(vectors) >= HNSW_THRESHOLD:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 80
+        hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+        index: faiss.Index = hnsw
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):

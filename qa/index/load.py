@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from qa.ingest.passages import Passage
 from qa.ingest.text import words
 from qa.settings import HNSW_EF_SEARCH, INDEX_FORMAT_VERSION, Settings
 
+if TYPE_CHECKING:  # imported when an index is loaded, not when this module is
+    import bm25s
+
 
 @dataclass
 class LoadedIndex:
@@ -36,8 +40,8 @@ class LoadedIndex:
     manifest: dict
     passages: list[Passage]
     sources: dict[str, SourceInfo]
-    faiss_index: object
-    bm25: object
+    faiss_index: Any  # a faiss.Index (faiss ships no type information)
+    bm25: bm25s.BM25
     vectors: np.ndarray  # passage vectors, row i = passages[i]
     sentence_vectors: np.ndarray
     sentence_offsets: np.ndarray  # passage i's sentences are rows sentence_offsets[i]:sentence_offsets[i+1]

@@ -99,7 +99,7 @@ def _entry(raw: dict, n: int, manifest: Path) -> dict:
     where = f"{manifest}: [[source]] #{n}"
     if not isinstance(raw, dict):
         raise CorpusError(f"{where} is not a table")
-    missing = [k for k in ("id", "title", "file") if not isinstance(raw.get(k), str) or not raw.get(k).strip()]
+    missing = [k for k in ("id", "title", "file") if not str(raw.get(k) or "").strip() or not isinstance(raw[k], str)]
     if missing:
         raise CorpusError(f"{where} lacks {', '.join(missing)} (each entry needs id, title and file)")
     if not ID_RE.fullmatch(raw["id"]):  # not .match: "$" also matches before a final newline
@@ -158,10 +158,10 @@ def _parse_manifest_full(corpus_dir: Path) -> tuple[list[dict], dict | None, str
         raise CorpusError(f"{manifest}: lists no [[source]] entries")
     for key in ("id", "file"):
         seen: set[str] = set()
-        for e in entries:
-            if e[key] in seen:
-                raise CorpusError(f"{manifest}: {key} {e[key]!r} appears twice")
-            seen.add(e[key])
+        for entry in entries:
+            if entry[key] in seen:
+                raise CorpusError(f"{manifest}: {key} {entry[key]!r} appears twice")
+            seen.add(entry[key])
     return entries, topic, hashlib.sha256(data).hexdigest()
 
 

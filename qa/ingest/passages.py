@@ -71,7 +71,8 @@ def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _split_long_line(text: str, ln: Line, limit: int) -> list[Line]:
     """Cut one over-long paragraph at sentence boundaries into pieces of at most `limit` characters."""
     pieces: list[Line] = []
-    cur_start = cur_end = None
+    cur_start: int | None = None
+    cur_end = 0
     for s, e in _sentence_spans(text, ln.start, ln.end):
         while e - s > limit:  # a single sentence longer than the cap: cut at a space
             cut = text.rfind(" ", s, s + limit)
@@ -157,9 +158,7 @@ def segment(source: Source, settings: Settings | None = None,
             units.append(flat)
         body: list[Line] = []
         for unit in units:
-            cur_start = (heads[0].start if heads else body[0].start) if body else None
-            fits_target = body and unit[-1].end - cur_start <= target
-            if body and not fits_target:
+            if body and unit[-1].end - (heads[0].start if heads else body[0].start) > target:
                 emit(label, heads, body)
                 heads, body = [], []
             for ln in unit:

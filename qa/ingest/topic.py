@@ -2,7 +2,8 @@
 
 A learner on a single-topic page leaves the topic unsaid ("how many sessions are there"). The search reads
 such a question as if it named the topic, on both sides: the keyword side adds the topic's words, the
-embedding side judges the question with its vector moved towards the topic's (qa/search.py). The subject is the corpus's, not this module's:
+embedding side judges the question with its vector moved towards the topic's (qa/retrieve/query.py).
+The subject is the corpus's, not this module's:
 `[topic]` in `corpus/sources.toml` declares it (`name`, `aliases`), and without it the words that most
 source titles share stand in (e.g. "interpersonal", "ipt" for this corpus).
 """
@@ -53,7 +54,8 @@ def topic_from(declared: dict | None, titles: list[str]) -> Topic | None:
     from the titles: the words that at least half of them share, in the order of the first title that has
     them all. None when the titles share nothing (then questions are searched as typed)."""
     if declared and str(declared.get("name", "")).strip():
-        return Topic(str(declared["name"]).strip(), tuple(str(a) for a in declared.get("aliases", []) if str(a).strip()))
+        aliases = tuple(str(a) for a in declared.get("aliases", []) if str(a).strip())
+        return Topic(str(declared["name"]).strip(), aliases)
     if not titles:
         return None
     counts = Counter(t for title in titles for t in set(analyze(title)))

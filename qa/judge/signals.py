@@ -25,7 +25,7 @@ def judge_signals(question: str, judge: np.ndarray, cands: list[Candidate], qste
            "own_coverage": 1.0 if not own else (
                len(own & set().union(*(facts.stems[i] for i in top))) / len(own) if top else 0.0),
            # Over the first five, the passages a learner is shown by default.
-           "answer_type_missing": float(bool(kind) and not any(features.holds_answer(kind, c.index)
+           "answer_type_missing": float(bool(kind) and not any(kind and features.holds_answer(kind, c.index)
                                                                 for c in cands[:5])),
            "topic_similarity": 0.0, "topic_lift": 0.0}
     if top:

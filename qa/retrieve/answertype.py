@@ -43,8 +43,8 @@ _QUESTION = [
                        r"\bhow much (?:is it|does it cost|money)\b|\bcosts?\b|\bprice[sd]?\b|\bexpensive\b|"
                        r"\bcheap\b|\bafford\w*\b|\bfees?\b|\binsur\w*\b|\bpay(?:ing)? for\b|\bfree\b", re.I)),
     (COUNT, re.compile(r"\bhow many\b|\bnumber of\b", re.I)),
-    (PLACE, re.compile(r"^\s*where\b|\bwhere (?:is|are|can|do|does|would|could|will)\b|\bin what (?:settings?|places?)\b|"
-                       r"\bwhat (?:settings?|places?|kind of place)\b", re.I)),
+    (PLACE, re.compile(r"^\s*where\b|\bwhere (?:is|are|can|do|does|would|could|will)\b|"
+                       r"\bin what (?:settings?|places?)\b|\bwhat (?:settings?|places?|kind of place)\b", re.I)),
 ]
 
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"

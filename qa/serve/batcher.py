@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from typing import Any
 
 from qa.errors import QAError
 from qa.retrieve.query import clean_question
@@ -81,10 +82,10 @@ class AskBatcher:
                 nxt.done.set()
 
     def _answer(self, batch: list[_Job]) -> None:
-        groups: dict[tuple, list[_Job]] = {}
+        groups: dict[tuple[Any, ...], list[_Job]] = {}
         for job in batch:
             try:
-                key = (job.k, tuple(sorted(set(job.sources))) if job.sources else None)
+                key: tuple[Any, ...] = (job.k, tuple(sorted(set(job.sources))) if job.sources else None)
             except TypeError:  # source ids that cannot be sorted: answered on its own, as Searcher.ask would
                 key = ("single", id(job))
             groups.setdefault(key, []).append(job)

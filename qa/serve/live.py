@@ -36,7 +36,7 @@ class LiveSearcher:
         self._settings = settings or searcher.settings
         self._lock = threading.Lock()
         self._refusal: Exception | None = None
-        self._seen = None  # the first request checks the loaded build against the sources
+        self._seen: tuple | None = None  # the first request checks the loaded build against the sources
         self.reloads = 0  # how many times a new build was swapped in (for tests and logs)
 
     def _signature(self) -> tuple:

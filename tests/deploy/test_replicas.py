@@ -145,7 +145,7 @@ def deployment(real_index_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("deploy")
     run_dir = work / "run"
     port, first = _free_ports(1), _free_ports(2)
-    log = open(work / "supervisor.log", "wb")
+    log = open(work / "supervisor.log", "wb")  # noqa: SIM115 - the supervisor writes into it until the test ends
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run-replicas.sh"), "2", "--port", str(port),
                              "--first-port", str(first), "--run-dir", str(run_dir), "--index", str(real_index_dir),
                              "--corpus", str(CORPUS), "--interval", "0.5"],
@@ -276,7 +276,7 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
     stop = threading.Event()
 
     def json_client(i):
-        for j, q in enumerate(_answerable(100) * 2):
+        for _j, q in enumerate(_answerable(100) * 2):
             if stop.is_set():
                 return
             t0 = time.time()

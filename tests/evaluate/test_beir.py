@@ -46,8 +46,8 @@ def test_export_reads_back_and_points_at_the_gold_quotes(tmp_path, capsys):
         assert qrels and set(qrels) <= answerable
         for qid in answerable - set(qrels):  # only a question whose quotes no passage holds has no qrels
             spans = relevant_spans(gold[qid], texts)
-            assert not any(s == d["metadata"]["source_id"] and max(a, d["metadata"]["start"]) < min(b, d["metadata"]["end"])
-                           for d in corpus.values() for s, a, b in spans)
+            assert not any(s == m["source_id"] and max(a, m["start"]) < min(b, m["end"])
+                           for m in (d["metadata"] for d in corpus.values()) for s, a, b in spans)
         for qid, docs in qrels.items():
             assert queries[qid]["text"] == gold[qid].question and queries[qid]["metadata"]["split"] == split
             spans = relevant_spans(gold[qid], texts)

@@ -70,7 +70,7 @@ def test_paired_difference_sees_what_unpaired_intervals_hide():
     a = np.linspace(0, 1, 30)
     b = a + 0.05
     boot = Bootstrap(30, "pair")
-    (alo, ahi), (blo, bhi) = boot.mean_interval(a), boot.mean_interval(b)
+    (_alo, ahi), (blo, _bhi) = boot.mean_interval(a), boot.mean_interval(b)
     assert blo < ahi  # overlapping
     d = paired_difference(b, a, boot)
     assert d["difference"] == pytest.approx(0.05) and d["ci"][0] > 0

@@ -70,8 +70,8 @@ def edited(tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace(QUOTE, "Two psychiatrists"), encoding="utf-8")
     gold = write_gold(tmp_path / "gold.jsonl", [
         row("g-broken", "who created ipt", [("focus-of-ipt", QUOTE)]),
-        row("g-fine", "how long does ipt last", [("mydepressionteam-ipt",
-                                                   "IPT sessions are commonly scheduled once a week for 12 to 16 weeks.")],
+        row("g-fine", "how long does ipt last",
+            [("mydepressionteam-ipt", "IPT sessions are commonly scheduled once a week for 12 to 16 weeks.")],
             split="test"),
         row("g-short", "what is a role dispute", [("ipt-purpose-video", "Role disputes")], split="test"),
         row("g-off", "what is the capital of france", [], split="test", kind="off-topic"),

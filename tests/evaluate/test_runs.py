@@ -58,7 +58,8 @@ def test_hand_written_run_is_scored_by_span_overlap(tiny_corpus, tmp_path):
                                                       span(texts, "alpha", "Gerald Klerman and Myrna")]},
         # a2 found by its question text, passage named by file instead of source_id
         {"question": "how long does  it last?", "passages": [
-            {"file": "alpha.txt", **{k: v for k, v in span(texts, "alpha", "lasts 12 to 16").items() if k != "source_id"}}]},
+            {"file": "alpha.txt",
+             **{k: v for k, v in span(texts, "alpha", "lasts 12 to 16").items() if k != "source_id"}}]},
         # a3: text only, located in the source; a4: text with other white space, then the right one at rank 3
         {"id": "a3", "passages": [{"text": "- role transitions\n- social isolation"}]},
         {"id": "a4", "passages": [{"text": "grief after a loss"}, {"text": "Who   created\nIPT?"},
@@ -112,7 +113,8 @@ def test_bad_run_lines_are_named_by_line_number(tiny_corpus, tmp_path, line, mes
 
 def test_cli_run_errors_are_one_line(tmp_path, capsys):
     bad = write_lines(tmp_path / "run.jsonl", [json.dumps({"id": "not-a-gold-id", "passages": []})])
-    for argv, what in ((["--run", str(bad)], "not-a-gold-id"), (["--run", str(tmp_path / "absent.jsonl")], "no run file"),
+    for argv, what in ((["--run", str(bad)], "not-a-gold-id"),
+                       (["--run", str(tmp_path / "absent.jsonl")], "no run file"),
                        (["--baseline", str(tmp_path / "nothing")], "no saved run"),
                        (["--run", str(bad), "--save-run", str(tmp_path / "s")], "does not combine")):
         code = main(["eval", *argv, "--report", "-", "--index", str(tmp_path / "index")])
@@ -179,7 +181,8 @@ def test_saved_run_files_and_a_comparison_with_it(tiny_searcher, tiny_corpus, tm
                                                   "records.bm25.jsonl", "qrels.trec", "meta.json"}
     trec = [line.split() for line in (saved / "run.hybrid.trec").read_text().splitlines()]
     assert all(len(f) == 6 and f[1] == "Q0" and f[5] == "ipt-qa-hybrid" for f in trec)
-    assert [f[3] for f in trec if f[0] == "a1"] == [str(i) for i in range(1, len([f for f in trec if f[0] == "a1"]) + 1)]
+    a1_ranks = [f[3] for f in trec if f[0] == "a1"]
+    assert a1_ranks == [str(i) for i in range(1, len(a1_ranks) + 1)]
     qrels = [line.split() for line in (saved / "qrels.trec").read_text().splitlines()]
     assert {f[0] for f in qrels} == {"a1", "a2", "a3", "a4"} and all(f[1] == "0" and f[3] == "1" for f in qrels)
     assert {f[2] for f in qrels} <= {f[2] for f in trec} | {f[2] for f in qrels}

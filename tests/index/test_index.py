@@ -71,7 +71,7 @@ def test_passages_quote_the_sources_exactly(built, tiny_corpus):
     loaded = load_index(built, tiny_corpus, settings=SETTINGS)
     files = {s["id"]: s["file"] for s in loaded.manifest["sources"]}
     for p in loaded.passages:
-        text = open(tiny_corpus / files[p.source_id], encoding="utf-8").read()
+        text = Path(tiny_corpus / files[p.source_id]).read_text(encoding="utf-8")
         assert text[p.start:p.end] == p.text
 
 

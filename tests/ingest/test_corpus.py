@@ -121,7 +121,7 @@ def test_tiny_corpus_loads_exactly_as_open_reads(tiny_corpus):
     sources = load_corpus(tiny_corpus)
     assert [s.id for s in sources] == ["alpha", "beta"]
     for s in sources:
-        assert s.text == open(s.path, encoding="utf-8").read()
+        assert s.text == Path(s.path).read_text(encoding="utf-8")
     assert [s.is_markdown for s in sources] == [False, True]
 
 
@@ -129,7 +129,7 @@ def test_windows_line_ends_read_as_open_reads(tiny_corpus):
     path = tiny_corpus / "alpha.txt"
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     alpha = load_corpus(tiny_corpus)[0]
-    assert alpha.text == open(path, encoding="utf-8").read()
+    assert alpha.text == Path(path).read_text(encoding="utf-8")
     assert "\r" not in alpha.text
 
 

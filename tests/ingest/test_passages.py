@@ -74,7 +74,7 @@ class TestRealSource:
     def test_passages_are_exact_slices_of_the_file(self, source, segmented):
         passages = segmented[source.id]
         assert passages, f"{source.id} gave no passage"
-        on_disk = open(source.path, encoding="utf-8").read()
+        on_disk = Path(source.path).read_text(encoding="utf-8")
         assert on_disk == source.text
         for p in passages:
             assert p.source_id == source.id
@@ -226,7 +226,7 @@ def make_source(tmp_path: Path, text: str, name: str = "doc.txt", title: str = "
 
 
 def check_invariants(src: Source, passages) -> None:
-    on_disk = open(src.path, encoding="utf-8").read()
+    on_disk = Path(src.path).read_text(encoding="utf-8")
     for p in passages:
         assert p.text == on_disk[p.start:p.end]
         assert p.end - p.start <= LIMIT

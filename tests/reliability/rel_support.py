@@ -193,7 +193,7 @@ def wait_for_app(base: str, proc: subprocess.Popen | None, timeout: float = 180)
 def app_process(index_dir: Path, corpus_dir: Path = CORPUS, port: int | None = None, log: Path | None = None):
     """`python app.py --port P` in a child process (own process group), serving index_dir; yields (url, proc)."""
     port = port or free_port()
-    out = open(log, "wb") if log else subprocess.DEVNULL
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - the child writes into it
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
                             env=child_env(IPT_QA_INDEX=str(index_dir), IPT_QA_CORPUS=str(corpus_dir)),
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -201,7 +201,7 @@ def test_builds_killed_at_random_moments_leave_a_loadable_index(tmp_path):
     # build answers.
     durations = []
     scratch = tmp_path / "scratch"
-    for i in range(2):
+    for _i in range(2):
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.copytree(index, scratch, symlinks=True)
         _run_child(new_corpus, scratch, tmp_path / "calibrate.log", None)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def file_slice(path: str, start: int, end: int) -> str:
-    return open(path, encoding="utf-8").read()[start:end]
+    return Path(path).read_text(encoding="utf-8")[start:end]
 
 
 def passage_of(searcher, hit):
@@ -26,7 +26,7 @@ def passage_of(searcher, hit):
 
 def check_citation(c) -> None:
     """A hit or an also_in entry points at exactly the text it quotes."""
-    full = open(c.path, encoding="utf-8").read()
+    full = Path(c.path).read_text(encoding="utf-8")
     assert c.text == full[c.start:c.end]
     assert c.line_start == full.count("\n", 0, c.start) + 1
     assert c.line_end == full.count("\n", 0, c.end) + 1
@@ -280,12 +280,12 @@ def test_json_record_matches_the_contract(real_searcher, real_answers):
             for key in ("source_id", "title", "path", "section", "text"):
                 assert isinstance(p[key], str), key
             assert set(p["highlight"]) == {"start", "end"}
-            assert open(p["path"], encoding="utf-8").read()[p["start"]:p["end"]] == p["text"]
+            assert Path(p["path"]).read_text(encoding="utf-8")[p["start"]:p["end"]] == p["text"]
             for a in p["also_in"]:
                 saw_also_in = True
                 assert a.keys() >= CONTRACT_ALSO_IN, sorted(a)
                 assert set(a["highlight"]) == {"start", "end"}
-                assert open(a["path"], encoding="utf-8").read()[a["start"]:a["end"]] == a["text"]
+                assert Path(a["path"]).read_text(encoding="utf-8")[a["start"]:a["end"]] == a["text"]
     assert records[-1]["abstained"] and records[-1]["passages"] == []
     assert saw_also_in
 
