@@ -10,7 +10,7 @@ MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 
 # Bump when the layout of the index directory or the meaning of a stored field changes.
 # 2: sentences no longer end at initials ("Myrna M. Weissman"); 3: the manifest carries its own SHA-256.
-INDEX_FORMAT_VERSION = 3
+INDEX_FORMAT_VERSION = 4  # 4: wordvec.npz, the static word-vector table
 
 # Largest source file accepted (bytes). Segmentation is linear (about 0.3 s of CPU per MB here), but
 # embedding is not cheap: a 16 MB source is some 55,000 passages and 200,000 sentences to embed. A bigger

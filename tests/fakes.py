@@ -18,11 +18,19 @@ class HashEmbedder:
     def __init__(self, dim: int = 256):
         self.dim = dim
         self.calls = 0
-        self.texts_encoded = 0
+        self.texts_encoded = 0  # passages, sentences and questions
+        self.words_encoded = 0  # the word-vector table's words (qa/index/wordvec.py), counted apart
 
     def encode(self, texts: list[str]) -> np.ndarray:
         self.calls += 1
         self.texts_encoded += len(texts)
+        return self._vectors(texts)
+
+    def encode_words(self, words: list[str]) -> np.ndarray:
+        self.words_encoded += len(words)
+        return self._vectors(words)
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):
             for tok in analyze(t):

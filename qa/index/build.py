@@ -31,6 +31,7 @@ from qa.index.layout import (
     sign_manifest,
 )
 from qa.index.load import LoadedIndex, load_index
+from qa.index.wordvec import WORDVEC_FILE, build_table
 from qa.ingest.corpus import read_corpus
 from qa.ingest.passages import ListLeadIns, Passage, segment, sentence_contexts
 from qa.ingest.text import analyze
@@ -242,6 +243,10 @@ def build_index(
             files["sentence_offsets.npy"] = npy_bytes(sentence_offsets)
             files["dense.faiss"] = _faiss_bytes(vectors)
             files.update(_bm25_files([analyze(p.context) for p in passages]))
+            same_model = previous is not None and not full and previous.manifest.get("model", {}).get(
+                "weights_sha256") == embedder.weights_sha256 and previous.word_table_bytes is not None
+            files[WORDVEC_FILE] = build_table(embedder, [s.text for s in sources],
+                                              previous.word_table_bytes if same_model and previous else None)
             manifest = {
                 "format_version": INDEX_FORMAT_VERSION,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

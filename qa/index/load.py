@@ -25,6 +25,7 @@ from qa.index.layout import (
     npy_load,
     sha256_bytes,
 )
+from qa.index.wordvec import WORDVEC_FILE, WordTable
 from qa.ingest.corpus import corpus_fingerprint, display_path, read_manifest
 from qa.ingest.passages import Passage
 from qa.ingest.text import words
@@ -46,6 +47,8 @@ class LoadedIndex:
     sentence_vectors: np.ndarray
     sentence_offsets: np.ndarray  # passage i's sentences are rows sentence_offsets[i]:sentence_offsets[i+1]
     vocabulary: set[str] = field(default_factory=set)  # surface words of the corpus, for spelling repair
+    word_table_bytes: bytes | None = None  # wordvec.npz (qa/index/wordvec.py)
+    word_table: WordTable | None = None
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -177,8 +180,13 @@ def _load_build(index_dir: Path, corpus_dir, d: Path | None, *, settings, model_
     vocab = set()
     for p in passages:
         vocab.update(words(p.context))
+    table = data.get(WORDVEC_FILE)
+    try:
+        word_table = WordTable(table) if table is not None else None
+    except (ValueError, KeyError) as e:
+        raise IndexCorrupt(f"{d / WORDVEC_FILE}: unreadable ({e}); {REBUILD_FULL_HINT}") from None
     return LoadedIndex(d, manifest, passages, sources, fidx, bm25, vectors, sentence_vectors, sentence_offsets,
-                       vocab)
+                       vocab, table, word_table)
 
 
 def stale_sources(manifest: dict, corpus_dir: str | os.PathLike) -> list[str]:

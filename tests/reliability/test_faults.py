@@ -284,7 +284,7 @@ def nearly_full_disk(tiny_corpus, tmp_path):
     256 dimensions; the real model's 384 need more) are written on a roomy tmpfs first, then the tmpfs is
     shrunk to what the tiny index uses plus half of what the real build needs."""
     page = os.sysconf("SC_PAGE_SIZE")
-    with _tmpfs(tmp_path / "disk", 8 << 20) as disk:
+    with _tmpfs(tmp_path / "disk", 96 << 20) as disk:  # roomy: the word-vector table alone is ~11 MB here
         index = disk / "index"
         build_index(tiny_corpus, index, HashEmbedder(), SETTINGS)
         used_tiny = _used(disk)
@@ -317,7 +317,7 @@ def test_full_disk_build_fails_cleanly_and_keeps_the_old_index(nearly_full_disk,
     assert _used(disk) == used, "the failed build left files behind on the full disk"
 
     # With room again, the same build goes through.
-    _remount(disk, 8 << 20)
+    _remount(disk, 96 << 20)
     build_index(corpus, index, HashEmbedder(), SETTINGS)
     load_index(index, corpus, settings=SETTINGS)
 
