@@ -66,8 +66,15 @@ class Answer:
     notice: str | None = None  # crisis notice when the question mentions suicide or self-harm
     mode: str = "hybrid"
     signals: dict = field(default_factory=dict)  # what abstention looked at (for evaluation; not in to_dict)
+    # "answered" (first card strong or good), "may-not-answer" (shown under a weak-match note, every card
+    # partial) or "refused" (no passage): one rule decides it with the labels (qa/judge/outcome.py).
+    outcome: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.outcome:
+            self.outcome = "refused" if self.abstained else "answered"
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "abstained": self.abstained, "reason": self.reason,
-                "passages": [h.to_dict() for h in self.passages], "warnings": list(self.warnings),
-                "notice": self.notice, "mode": self.mode}
+        return {"question": self.question, "abstained": self.abstained, "outcome": self.outcome,
+                "reason": self.reason, "passages": [h.to_dict() for h in self.passages],
+                "warnings": list(self.warnings), "notice": self.notice, "mode": self.mode}

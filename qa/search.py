@@ -14,10 +14,12 @@ import numpy as np
 from qa.index.embed import Embedder
 from qa.index.load import LoadedIndex
 from qa.ingest.topic import topic_from
-from qa.judge.abstain import decide, load_model, weak_match
-from qa.judge.labels import label_of
+from qa.judge.abstain import load_model
+from qa.judge.outcome import MAY_NOT_ANSWER, REFUSED, card_label, outcome_of, refusal_reason, weak_note
 from qa.judge.safety import crisis_notice
+from qa.judge.searchable import unsearchable_reason
 from qa.judge.signals import judge_signals
+from qa.judge.vocabulary import knower
 from qa.present.grouping import Grouper
 from qa.records import Answer
 from qa.retrieve.answertype import kind_of
@@ -44,6 +46,7 @@ class Searcher:
                                    sorted(self.topic.stems) if self.topic else [])
         self.grouper = Grouper(index, settings, self.facts)
         self.abstain_model = load_model()
+        self.knows = knower(self.facts.vocab_stems)
 
     def ask(self, question: str, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None) -> Answer:
         """Answer one question. Raises QuestionError when it is empty after clean-up (unlike `ask_many`, where
@@ -63,7 +66,12 @@ class Searcher:
         cleaned: list[tuple[str, list[str]] | QuestionError] = []
         for q in questions:
             try:
-                cleaned.append(clean_question(q, self.settings.max_question_chars))
+                text, warnings = clean_question(q, self.settings.max_question_chars)
+                # Nothing to search for (symbols, emoji, unknown words, another language): refused before
+                # the model is asked, so no passage is shown with a label it has not earned.
+                if self.settings.abstain and (why := unsearchable_reason(text, self.knows)):
+                    raise QuestionError(why)
+                cleaned.append((text, warnings))
             except QuestionError as e:
                 cleaned.append(e)
         texts = [c[0] for c in cleaned if not isinstance(c, QuestionError)]
@@ -74,7 +82,8 @@ class Searcher:
         for raw, c in zip(questions, cleaned, strict=True):
             if isinstance(c, QuestionError):
                 answers.append(Answer(question=raw if isinstance(raw, str) else "", abstained=True,
-                                      reason=str(c), passages=[], mode=mode))
+                                      reason=str(c), passages=[], mode=mode, outcome=REFUSED,
+                                      notice=crisis_notice(raw) if isinstance(raw, str) else None))
                 continue
             text, warnings = c
             answers.append(self._answer(text, next(vecs), k, mode, allowed, warnings))
@@ -94,14 +103,15 @@ class Searcher:
         p = model.p_unanswered(signals)
         signals["p_unanswered"] = p
         top_score = cands[0].fused if cands else 1.0
-        hits = self.grouper.hits(cands, qvec, qstems, k, lambda score: label_of(score, top_score, p, model))
-        reason = decide(p, model) if self.settings.abstain else None
-        if not hits:
-            reason = reason or "no passage in the sources matches the question's words or meaning"
-        else:
-            kind = kind_of(question) if signals["answer_type_missing"] else None
-            if not reason and (weak := weak_match(p, model, kind)):
-                warnings = [*warnings, weak]
-        return Answer(question=question, abstained=reason is not None, reason=reason,
-                      passages=[] if reason else hits, warnings=warnings, notice=crisis_notice(question),
-                      mode=mode, signals=signals)
+        # Without abstention (evaluation of ranking alone), every answer is shown and labelled as answered.
+        judged = p if self.settings.abstain else 0.0
+        hits = self.grouper.hits(cands, qvec, qstems, k, lambda score: card_label(judged, score, top_score, model))
+        outcome = outcome_of(judged, model) if hits else REFUSED
+        reason = None
+        if outcome == REFUSED:
+            reason = refusal_reason(p) if hits else "no passage in the sources matches the question's words or meaning"
+        elif outcome == MAY_NOT_ANSWER:
+            warnings = [*warnings, weak_note(p, kind_of(question) if signals["answer_type_missing"] else None)]
+        return Answer(question=question, abstained=outcome == REFUSED, reason=reason,
+                      passages=[] if outcome == REFUSED else hits, warnings=warnings,
+                      notice=crisis_notice(question), mode=mode, signals=signals, outcome=outcome)

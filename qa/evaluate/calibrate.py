@@ -1,16 +1,23 @@
-"""Fit the refusal rule and the relevance labels on the dev split of the gold set.
+"""Fit the one rule (qa/judge/outcome.py) on the dev split of the gold set.
 
     python -m qa.evaluate.calibrate            # fit and print what it would write
-    python -m qa.evaluate.calibrate --write    # ... and write qa/abstain_model.json
+    python -m qa.evaluate.calibrate --write    # ... and write qa/judge/abstain_model.json
 
-Only dev questions are used (test and test2 are held out). The model is qa/abstain.py's logistic regression
-over its FEATURES; the cut-offs come from leave-one-out probabilities, so that they are judged on questions
-the weights were not fitted on:
+Only dev questions are used (test, test2 and test3 are held out). Questions with nothing to search for
+(qa/judge/searchable.py) are refused before the rule and take no part in the fit. The weights are qa/judge/
+abstain.py's logistic regression over its FEATURES; the cut-offs are chosen on leave-one-out probabilities, so
+that they are judged on questions the weights were not fitted on, for these budgets:
 
-* `refuse_at`: the lowest cut-off at which at most 2% of answerable dev questions are refused;
-* `weak_at`: the lowest at which at most 10% of answerable dev questions are refused or flagged weak;
-* `strong_at` / `good_at` (labels): the lowest label values at which, among the passages shown (first 5 of
-  each answered question), at least 80% / 50% of those labelled so or better are acceptable answers.
+* `refuse_at`: the lowest cut at which at most 1% of answerable dev questions are refused;
+* `weak_at`: the highest cut (not above refuse_at) at which at most 5% of unanswerable dev questions are
+  answered (shown with a strong or good first card);
+* `strong_below`: the highest cut (not above weak_at) below which the first card is an acceptable answer at
+  least 90% of the time;
+* `keep_at`: the lowest share of the first card's score at which later cards labelled "good" keep the good
+  label's precision (60%, first "good" cards included).
+
+The spread: the whole fit (weights and cut-offs) repeated on 10 shuffles of 5 folds (fixed seed), each
+question judged by the fold that did not see it; the figures' mean, lowest and highest over the 10 shuffles.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import hashlib
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,74 +35,157 @@ import numpy as np
 from qa.evaluate.gold import is_relevant, load_gold, relevant_spans
 from qa.ingest.corpus import load_corpus
 from qa.judge.abstain import FEATURES, MODEL_PATH, AbstainModel, fit_logistic
+from qa.judge.searchable import unsearchable_reason
 from qa.paths import default_corpus, default_gold
+from qa.retrieve.query import QuestionError, clean_question
 from qa.serve.service import open_searcher
+from qa.settings import Settings
 
-MAX_ANSWERABLE_REFUSED = 0.02
-MAX_ANSWERABLE_FLAGGED = 0.10
-STRONG_PRECISION = 0.80
-GOOD_PRECISION = 0.50
+MAX_ANSWERABLE_REFUSED = 0.01
+MAX_UNANSWERABLE_ANSWERED = 0.05  # 2% would show "may not answer" over ~85% of right answers (docs/answer-quality.md)
+STRONG_PRECISION = 0.90
+GOOD_PRECISION = 0.60
 SHOWN = 5
+FOLDS, REPEATS, SEED = 5, 10, 20261203
 
 
-def _lowest_cut(values: np.ndarray, ok) -> float:
-    """The lowest candidate cut-off (among the values seen, and 1.0) for which ok(cut) holds."""
-    for cut in sorted(set(np.round(values, 4).tolist()) | {1.0}):
-        if ok(cut):
-            return float(cut)
-    return 1.0
+@dataclass
+class Row:
+    """One dev question as the rule sees it."""
+
+    answerable: bool
+    gated: bool  # refused before the rule (nothing to search for)
+    x: list[float]
+    first_relevant: bool
+    later: list[tuple[float, bool]]  # (score / first card's score, acceptable) of cards 2..SHOWN
 
 
-def calibrate(searcher, questions, texts) -> AbstainModel:
-    """Fit on `questions` (the dev split): weights on all of them, cut-offs on leave-one-out probabilities."""
+def dev_rows(searcher, questions, texts) -> list[Row]:
+    """Signals and card relevance of each question, from a searcher that never refuses."""
     answers = searcher.ask_many([q.question for q in questions], k=SHOWN)
-    X = np.array([[a.signals[f] for f in FEATURES] for a in answers])
-    y = np.array([0.0 if q.answerable else 1.0 for q in questions])  # 1: the sources do not answer it
-    mean, scale, weights, bias = fit_logistic(X, y)
+    rows = []
+    for q, a in zip(questions, answers, strict=True):
+        try:
+            gated = unsearchable_reason(clean_question(q.question, 10_000)[0], searcher.knows) is not None
+        except QuestionError:
+            gated = True
+        spans = relevant_spans(q, texts) if q.answerable else []
+        rel = [bool(spans) and is_relevant(h.source_id, h.start, h.end, spans) for h in a.passages]
+        top = a.passages[0].score if a.passages else 0.0
+        rows.append(Row(q.answerable, gated or not a.passages, [float(a.signals.get(f, 0.0)) for f in FEATURES],
+                        bool(rel and rel[0]),
+                        [(h.score / top if top > 0 else 0.0, r) for h, r in zip(a.passages[1:], rel[1:], strict=True)]))
+    return rows
+
+
+def _cands(values) -> list[float]:
+    return sorted(set(np.round(np.asarray(values, dtype=float), 4).tolist()) | {0.0, 1.0})
+
+
+def choose_cuts(p: np.ndarray, rows: list[Row]) -> dict[str, float]:
+    """The four cut-offs for probabilities `p` of `rows` (gated rows excluded by the caller)."""
+    ans = np.array([r.answerable for r in rows])
+    first = np.array([r.first_relevant for r in rows])
+    cands = _cands(p) + [1.0001]
+    refuse_at = next((t for t in cands if not ans.any() or (p[ans] >= t).mean() <= MAX_ANSWERABLE_REFUSED), 1.0001)
+    unans = ~ans
+    ok_weak = [t for t in cands if t <= refuse_at
+               and (not unans.any() or (p[unans] < t).mean() <= MAX_UNANSWERABLE_ANSWERED)]
+    weak_at = max(ok_weak) if ok_weak else 0.0
+
+    def first_precision(lo: float, hi: float) -> float:
+        shown = (p >= lo) & (p < hi)
+        return float(first[shown].mean()) if shown.any() else 1.0
+
+    ok_strong = [t for t in cands if t <= weak_at and first_precision(0.0, t) >= STRONG_PRECISION]
+    strong_below = max(ok_strong) if ok_strong else 0.0
+
+    def good_precision(keep: float) -> float:
+        marks = [bool(r.first_relevant) for r, q in zip(rows, p, strict=True) if strong_below <= q < weak_at]
+        marks += [rel for r, q in zip(rows, p, strict=True) if q < weak_at for ratio, rel in r.later if ratio >= keep]
+        return float(np.mean(marks)) if marks else 1.0
+
+    ratios = [ratio for r in rows for ratio, _ in r.later]
+    ok_keep = [t for t in _cands(ratios) if t >= 0.5 and good_precision(t) >= GOOD_PRECISION]
+    keep_at = min(ok_keep) if ok_keep else 1.0001
+    return {"refuse_at": refuse_at, "weak_at": weak_at, "strong_below": strong_below, "keep_at": keep_at}
+
+
+def _prob(X: np.ndarray, fit) -> np.ndarray:
+    m, s, w, b = fit
+    return 1.0 / (1.0 + np.exp(-np.clip(b + ((X - m) / s) @ w, -60, 60)))
+
+
+def figures(p: np.ndarray, rows: list[Row], cuts: dict[str, float]) -> dict[str, float]:
+    """What learners would meet with these probabilities and cut-offs (gated rows count as refused)."""
+    keys = ("answerable_refused", "answerable_right_first_strong_or_good", "unanswerable_answered",
+            "unanswerable_refused", "unanswerable_refused_or_weak")
+    out: dict[str, list[bool]] = {k: [] for k in keys}
+    for r, q in zip(rows, p, strict=True):
+        refused = r.gated or q >= cuts["refuse_at"]
+        answered = not refused and q < cuts["weak_at"]
+        if r.answerable:
+            out["answerable_refused"].append(refused)
+            out["answerable_right_first_strong_or_good"].append(answered and r.first_relevant)
+        else:
+            out["unanswerable_answered"].append(answered)
+            out["unanswerable_refused"].append(refused)
+            out["unanswerable_refused_or_weak"].append(not answered)
+    return {k: round(float(np.mean(v)), 4) if v else 0.0 for k, v in out.items()}
+
+
+def calibrate(rows: list[Row]) -> tuple[AbstainModel, dict]:
+    live = [r for r in rows if not r.gated]
+    X = np.array([r.x for r in live])
+    y = np.array([0.0 if r.answerable else 1.0 for r in live])
+    fit = fit_logistic(X, y)
     loo = np.empty(len(y))
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
-        m, s, w, b = fit_logistic(X[keep], y[keep])
-        loo[i] = 1.0 / (1.0 + np.exp(-(b + ((X[i] - m) / s) @ w)))
-    ans = y == 0
-    refuse_at = _lowest_cut(loo, lambda t: (loo[ans] >= t).mean() <= MAX_ANSWERABLE_REFUSED)
-    weak_at = _lowest_cut(loo, lambda t: (loo[ans] >= t).mean() <= MAX_ANSWERABLE_FLAGGED)
-    weak_at = min(weak_at, refuse_at)
+        loo[i] = _prob(X[i:i + 1], fit_logistic(X[keep], y[keep]))[0]
+    cuts = choose_cuts(loo, live)
+    p_all = np.array([1.0 if r.gated else 0.0 for r in rows])
+    p_all[[i for i, r in enumerate(rows) if not r.gated]] = loo
+    report = {"dev_questions": len(rows), "dev_answerable": sum(r.answerable for r in rows),
+              "dev_unanswerable": sum(not r.answerable for r in rows),
+              "dev_refused_before_the_rule": sum(r.gated for r in rows),
+              "leave_one_out": figures(p_all, rows, cuts), "cross_validation": spread(rows)}
+    mean, scale, weights, bias = fit
+    model = AbstainModel(FEATURES, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, weights)),
+                         float(bias), round(cuts["refuse_at"], 4), round(cuts["weak_at"], 4),
+                         round(cuts["strong_below"], 4), round(cuts["keep_at"], 4), {"figures": report})
+    return model, report
 
-    # Labels: every passage shown for a dev question that is answered (not refused), with its label value.
-    value_list: list[float] = []
-    relevant_list: list[bool] = []
-    for q, a, p in zip(questions, answers, loo, strict=False):
-        if p >= refuse_at or not a.passages:
-            continue
-        spans = relevant_spans(q, texts) if q.answerable else []
-        top = a.passages[0].score
-        for h in a.passages:  # the value qa.search.label_of compares with the cut-offs
-            value_list.append((1.0 - p) * (h.score / top if top > 0 else 0.0))
-            relevant_list.append(bool(spans) and is_relevant(h.source_id, h.start, h.end, spans))
-    values, relevant = np.array(value_list), np.array(relevant_list)
 
-    def precision_from(cut: float) -> float:
-        chosen = values >= cut
-        return float(relevant[chosen].mean()) if chosen.any() else 1.0
-
-    strong_at = _lowest_cut(values, lambda t: precision_from(t) >= STRONG_PRECISION)
-    good_at = min(_lowest_cut(values, lambda t: precision_from(t) >= GOOD_PRECISION), strong_at)
-    figures = {
-        "dev_questions": int(len(y)), "dev_answerable": int(ans.sum()), "dev_unanswerable": int((~ans).sum()),
-        "loo_answerable_refused": round(float((loo[ans] >= refuse_at).mean()), 4),
-        "loo_unanswerable_refused": round(float((loo[~ans] >= refuse_at).mean()), 4),
-        "loo_answerable_flagged_or_refused": round(float((loo[ans] >= weak_at).mean()), 4),
-        "dev_strong_precision": round(precision_from(strong_at), 4),
-        "dev_good_or_strong_precision": round(precision_from(good_at), 4),
-    }
-    return AbstainModel(FEATURES, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, weights)),
-                        float(bias), round(refuse_at, 4), round(weak_at, 4), round(strong_at, 4),
-                        round(good_at, 4), {"figures": figures})
+def spread(rows: list[Row]) -> dict[str, dict[str, float]]:
+    """Each figure's mean, lowest and highest over REPEATS shuffles of FOLDS folds (the whole fit per fold)."""
+    rng = np.random.default_rng(SEED)
+    per_repeat: list[dict[str, float]] = []
+    for _ in range(REPEATS):
+        folds = rng.permutation(len(rows)) % FOLDS
+        p = np.ones(len(rows))
+        cuts_of = {}
+        for f in range(FOLDS):
+            train = [i for i in range(len(rows)) if folds[i] != f and not rows[i].gated]
+            X = np.array([rows[i].x for i in train])
+            y = np.array([0.0 if rows[i].answerable else 1.0 for i in train])
+            fit = fit_logistic(X, y)
+            cuts_of[f] = choose_cuts(_prob(X, fit), [rows[i] for i in train])
+            test = [i for i in range(len(rows)) if folds[i] == f and not rows[i].gated]
+            if test:
+                p[test] = _prob(np.array([rows[i].x for i in test]), fit)
+        # Each question judged with its own fold's cut-offs: rescale so that one set of cuts applies.
+        figs = [figures(p[[i]], [rows[i]], cuts_of[int(folds[i])]) for i in range(len(rows))]
+        per_repeat.append({k: float(np.mean([g[k] for g, r in zip(figs, rows, strict=True)
+                                             if (r.answerable == k.startswith("answerable"))]))
+                           for k in figs[0]})
+    return {k: {"mean": round(float(np.mean([d[k] for d in per_repeat])), 4),
+                "min": round(min(d[k] for d in per_repeat), 4), "max": round(max(d[k] for d in per_repeat), 4)}
+            for k in per_repeat[0]}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qa.evaluate.calibrate", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qa.evaluate.calibrate", description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--gold", type=Path, default=None, help="default: eval/gold.jsonl of this project")
     ap.add_argument("--index", type=Path, default=None, help="default: index/ of this project")
     ap.add_argument("--corpus", type=Path, default=None, help="default: corpus/ of this project")
@@ -104,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     args.corpus = args.corpus or default_corpus()
     dev = [q for q in load_gold(args.gold) if q.split == "dev"]
     texts = {s.id: s.text for s in load_corpus(args.corpus)}
-    model = calibrate(open_searcher(args.index, args.corpus), dev, texts)
+    searcher = open_searcher(args.index, args.corpus, settings=Settings(abstain=False))
+    model, _ = calibrate(dev_rows(searcher, dev, texts))
     gold_bytes = Path(args.gold).read_bytes()
     model.calibration.update({
         "fitted_on": f"dev split of {Path(args.gold).name} (sha256 {hashlib.sha256(gold_bytes).hexdigest()[:16]})",

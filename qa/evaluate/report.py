@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa.evaluate.gold import HELD_OUT, SPLITS, GoldQuestion, first_relevant_rank, is_relevant
+from qa.evaluate.outcomes import outcome_table
 from qa.evaluate.scoring import COMPARE_METRICS, KS, LABELS, figure_name
 from qa.evaluate.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, PERMUTATIONS, format_p
 
@@ -173,7 +174,8 @@ def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, 
         f"Gold set: `{gold_path.name}`, {len(questions)} learner-style questions "
         f"({sum(q.answerable for q in questions)} answerable, {sum(not q.answerable for q in questions)} "
         f"off-topic or unanswerable), in splits ({counts}): **dev** is used for tuning and calibration, **test** "
-        "and **test2** (questions that leave the topic implicit, written blind) are only reported. Written by "
+        "**test2** (questions that leave the topic implicit, written blind) and **test3** (written blind for the "
+        "refusal rule, half unanswerable) are only reported. Written by "
         "`ipt-qa eval`; regenerate it after any change.",
         "",
         *([f"**{len(skipped)} gold row(s) left out** because their quote no longer occurs in its source "
@@ -190,20 +192,32 @@ def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, 
                   "Difference of the means over the same answerable questions (first mode minus second), its "
                   "95% paired bootstrap interval, and the two-sided p-value of Fisher's paired randomization "
                   f"test ({PERMUTATIONS:,} seeded permutations).", "", comparison_table(results), ""]
+    outcome_groups = [g for g in results["modes"][mode] if "@" not in g]
     parts += [
+        f"## What a learner meets ({mode}): answered, may not answer, refused",
+        "",
+        "One rule (qa/judge/outcome.py) decides each answer's outcome and its cards' labels from one calibrated "
+        "probability: *answered* (first card strong or good), *may not answer* (passages under a weak-match "
+        "note, every card partial) or *refused*. Shares of each group's answerable and unanswerable questions; "
+        "\"right & answered\": answered with an acceptable first card.",
+        "",
+        outcome_table(results, mode, outcome_groups),
+        "",
         f"## Relevance labels ({mode})",
         "",
-        "Each card's label (strong / good / partial match) comes from the score that orders the cards times the "
-        "confidence that the sources answer at all (qa/search.py `label_of`; cut-offs fitted on dev by "
-        "`python -m qa.evaluate.calibrate`). Precision: among the first five passages shown for questions not refused, "
-        "the share of those with the label that are acceptable answers.",
+        "Each card's label (strong / good / partial match) comes from the same rule: the first card's from the "
+        "probability that the sources do not answer, a later card's no higher, and \"good\" only when its score "
+        "is close to the first's (cut-offs fitted on dev by `python -m qa.evaluate.calibrate`). Precision: among "
+        "the first five passages shown for questions not refused, the share of those with the label that are "
+        "acceptable answers.",
         "",
         label_table(results, mode),
         "",
         f"## {mode} by kind of question",
         "",
         "named: the question names the topic; implicit: it leaves the topic unsaid; off-topic: another subject; "
-        "near-miss: about the topic, but the sources do not answer it.",
+        "near-miss: about the topic, but the sources do not answer it; nonsense: nothing to search for; "
+        "other-language: not in English.",
         "",
         kind_table(results, mode),
         "",
@@ -223,8 +237,9 @@ def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, 
         "",
         f"## Abstention ({mode}): off-topic and near-miss questions, and the least certain answerable ones",
         "",
-        "The refusal rule (qa/abstain.py) weighs several signals into a probability that the sources do not "
-        "answer; it refuses from the cut-off fitted on dev (qa/abstain_model.json).",
+        "The rule (qa/judge/abstain.py, qa/judge/outcome.py) weighs several signals into a probability that the "
+        "sources do not answer; it refuses from the cut-off fitted on dev (qa/judge/abstain_model.json). "
+        "Questions with nothing to search for are refused before it (probability shown as 1).",
         "",
         "| question | kind | split | probability unanswered | abstained |",
         "| --- | --- | --- | ---: | --- |",
@@ -232,7 +247,7 @@ def write_report(results: dict, questions: list[GoldQuestion], texts: dict[str, 
     rows = []
     for q in questions:
         r = results["questions"][mode][q.id]
-        rows.append((r.get("signals", {}).get("p_unanswered", 0.0), q, r["abstained"]))
+        rows.append((r.get("signals", {}).get("p_unanswered", 1.0 if r["abstained"] else 0.0), q, r["abstained"]))
     weakest = sorted((x for x in rows if x[1].answerable), key=lambda x: -x[0])[:12]
     for sim, q, abst in sorted([x for x in rows if not x[1].answerable] + weakest, key=lambda x: -x[0]):
         parts.append(f"| {q.question} | {q.kind or ('answerable' if q.answerable else 'off-topic')} | {q.split} | "

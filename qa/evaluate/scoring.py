@@ -15,6 +15,7 @@ from ranx import Qrels, Run
 from ranx import evaluate as ranx_evaluate
 
 from qa.evaluate.gold import KINDS, SPLITS, GoldQuestion, first_relevant_rank, is_relevant, relevant_spans
+from qa.evaluate.outcomes import outcome_figures
 from qa.evaluate.stats import Bootstrap, paired_difference, randomization_p
 
 MODES = ("bm25", "dense", "hybrid")
@@ -188,5 +189,6 @@ def evaluate(searcher, questions: list[GoldQuestion], texts: dict[str, str], mod
     for mode, per_q in systems.items():
         for g, figs in results["modes"][mode].items():
             figs.update(label_figures([q for q in questions if in_group(q, g)], per_q, spans))
+            figs.update(outcome_figures([q for q in questions if in_group(q, g)], per_q, spans))
     results["qrels"] = qrels_dict
     return results

@@ -30,11 +30,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-FEATURES = ("topic_similarity", "topic_lift", "own_unknown", "own_coverage", "answer_type_missing")
+FEATURES = ("topic_similarity", "topic_lift", "own_unknown", "own_coverage", "answer_type_missing", "support_min",
+            "support_mean", "name_absent")
 MODEL_PATH = Path(__file__).with_name("abstain_model.json")
-TOPICS_COVERED = ("what IPT is, who created it, whom it helps, how long it lasts, how it works and how it "
-                  "compares with other treatments")
-
 
 @dataclass(frozen=True)
 class AbstainModel:
@@ -43,22 +41,22 @@ class AbstainModel:
     scale: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
-    refuse_at: float
-    weak_at: float
-    strong_at: float = 0.8  # relevance labels (qa/search.label_of): "strong" at or above this ...
-    good_at: float = 0.5  # ... "good" at or above this, else "partial"
+    refuse_at: float  # p_unanswered at or above: refused
+    weak_at: float  # at or above (and below refuse_at): shown as "may not answer", every card partial
+    strong_below: float = 0.1  # below: the first card is "strong"; from here to weak_at: "good"
+    keep_at: float = 0.9  # a later card (score / first card's score at or above) is "good" when the first is
     calibration: dict = field(default_factory=dict, compare=False)  # how and on what it was fitted
 
     def p_unanswered(self, signals: dict) -> float:
         """Probability that the sources do not answer the question, from its signals."""
-        z = self.bias + sum(w * (float(signals[f]) - m) / s
+        z = self.bias + sum(w * (float(signals.get(f, m)) - m) / s
                             for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights, strict=False))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def to_dict(self) -> dict:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
                 "weights": list(self.weights), "bias": self.bias, "refuse_at": self.refuse_at,
-                "weak_at": self.weak_at, "strong_at": self.strong_at, "good_at": self.good_at,
+                "weak_at": self.weak_at, "strong_below": self.strong_below, "keep_at": self.keep_at,
                 "calibration": self.calibration}
 
     @classmethod
@@ -69,7 +67,7 @@ class AbstainModel:
             raise ValueError(f"abstention model: features {sorted(unknown) or feats} do not match {FEATURES}")
         return cls(feats, tuple(map(float, d["mean"])), tuple(map(float, d["scale"])),
                    tuple(map(float, d["weights"])), float(d["bias"]), float(d["refuse_at"]), float(d["weak_at"]),
-                   float(d.get("strong_at", 0.8)), float(d.get("good_at", 0.5)), dict(d.get("calibration", {})))
+                   float(d.get("strong_below", 0.1)), float(d.get("keep_at", 0.9)), dict(d.get("calibration", {})))
 
 
 @lru_cache(maxsize=4)
@@ -97,22 +95,3 @@ def fit_logistic(X, y, l2: float = 1.0, iterations: int = 50):
         if float(np.abs(step).max()) < 1e-10:
             break
     return mean, scale, b[:-1], float(b[-1])
-
-
-def decide(p: float, model: AbstainModel) -> str | None:
-    """The reason to abstain, or None to answer."""
-    if p >= model.refuse_at:
-        return ("the sources do not seem to answer this question (confidence that they do not: "
-                f"{p:.2f}, refusing from {model.refuse_at:.2f}); they cover {TOPICS_COVERED}")
-    return None
-
-
-def weak_match(p: float, model: AbstainModel, missing_kind: str | None = None) -> str | None:
-    """A warning for answers in the grey zone: shown, but flagged as possibly not answering the question."""
-    if missing_kind:
-        return (f"weak match: the question asks for a {missing_kind}, and none of the first passages gives "
-                "one; the sources may not cover it")
-    if p >= model.weak_at:
-        return ("weak match: these passages may not answer the question; the sources may not cover it "
-                f"(confidence that they do not: {p:.2f})")
-    return None

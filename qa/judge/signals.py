@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from qa.index.wordvec import text_words
+from qa.judge.cues import name_absent
+from qa.judge.support import own_words, word_support
 from qa.retrieve.answertype import kind_of
 from qa.retrieve.candidates import Candidate
 from qa.retrieve.facts import IndexFacts
@@ -27,7 +30,14 @@ def judge_signals(question: str, judge: np.ndarray, cands: list[Candidate], qste
            # Over the first five, the passages a learner is shown by default.
            "answer_type_missing": float(bool(kind) and not any(kind and features.holds_answer(kind, c.index)
                                                                 for c in cands[:5])),
-           "topic_similarity": 0.0, "topic_lift": 0.0}
+           "topic_similarity": 0.0, "topic_lift": 0.0,
+           "name_absent": name_absent(question, [facts.index.passages[c.index].context for c in cands[:5]],
+                                      topic_stems)}
+    table = facts.index.word_table
+    if table is not None:
+        rows = table.rows(w for i in top for w in text_words(facts.index.passages[i].context))
+        out["support_min"], out["support_mean"] = word_support(own_words(question, topic_stems), rows,
+                                                               table.vectors, table.row)
     if top:
         sentences = facts.index.sentence_vectors[facts.rows_of(np.array(top, dtype=np.int64))]
         sims = sentences @ judge

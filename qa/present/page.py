@@ -12,6 +12,7 @@ import html
 import re
 from urllib.parse import urlsplit
 
+from qa.judge.searchable import NO_KNOWN_WORDS, NO_WORDS
 from qa.records import Answer, Hit
 from qa.retrieve.language import looks_non_english
 
@@ -57,8 +58,8 @@ NOT_ENGLISH_NOTE = (
     "of its words; asking in English gives better matches."
 )
 WEAK_MATCH = (
-    "These passages may not answer your question: none of them matches it closely, and the sources may not "
-    "cover it."
+    "The sources touch on this but may not answer it: check that a passage below really answers your "
+    "question before you rely on it."
 )
 
 
@@ -225,6 +226,8 @@ def abstention_html(answer: Answer, examples: tuple[str, ...] = EXAMPLE_QUESTION
             "</details>" if answer.reason else "")
     parts = ['<div class="ipt-abstain">',
              '<p class="ipt-abstain-title">Nothing in the sources answers this question.</p>']
+    if answer.reason in (NO_WORDS, NO_KNOWN_WORDS):  # nothing to search for: the reason is the help
+        parts.append(f'<p class="ipt-unsearchable">{esc(answer.reason[0].upper() + answer.reason[1:])}.</p>')
     if not_english:
         parts.append('<p class="ipt-english">The sources are in English: please ask in English.</p>')
     if not answer.notice:

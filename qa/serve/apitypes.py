@@ -46,6 +46,7 @@ class PassageRecord(TypedDict):
 class AskRecord(TypedDict):
     question: str
     abstained: bool
+    outcome: str  # "answered" | "may-not-answer" | "refused"
     reason: str | None
     passages: list[PassageRecord]
     warnings: list[str]

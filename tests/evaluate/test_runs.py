@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from tiny_gold import TINY_GOLD
 
 from qa.cli import main
-from qa.evaluate.gold import GoldAnswer, GoldQuestion, load_gold, relevant_spans
+from qa.evaluate.gold import load_gold, relevant_spans
 from qa.evaluate.runfile import RunFileError, read_run_file, score_run_file
 from qa.evaluate.saved import compare_with_baseline, save_run
 from qa.evaluate.scoring import evaluate
@@ -17,14 +18,6 @@ from qa.ingest.corpus import load_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"
-
-TINY_GOLD = [
-    GoldQuestion("a1", "Who created IPT?", "dev", [GoldAnswer("alpha", "Myrna Weissman created")], "named"),
-    GoldQuestion("a2", "How long does it last?", "dev", [GoldAnswer("alpha", "12 to 16 weekly sessions")], "named"),
-    GoldQuestion("a3", "what are the problem areas", "test", [GoldAnswer("beta", "social isolation")], "named"),
-    GoldQuestion("a4", "Is therapy expensive?", "test", [GoldAnswer("beta", "expensive if you pay")], "named"),
-    GoldQuestion("x1", "What is the capital of France?", "test", [], "off-topic"),
-]
 
 
 def tiny_texts(corpus: Path) -> dict[str, str]:

@@ -300,7 +300,7 @@ def test_abstention_weak_match_empty_question_and_no_sources(visit, real_searche
     assert real_searcher.ask(WEAK).warnings, f"{WEAK!r} no longer gets a weak-match warning: pick another WEAK"
     shots.ask(page, WEAK)
     warning = page.locator("#results .ipt-msg-warning")
-    expect(warning).to_contain_text("These passages may not answer your question")
+    expect(warning).to_contain_text("The sources touch on this but may not answer it")
     expect(warning.locator("details p")).not_to_be_visible()  # "best similarity 0.56" only one click further
     assert_accessible(page, axe)
 

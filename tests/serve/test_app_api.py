@@ -12,7 +12,7 @@ from app_support import GRADIO_PANDAS_NOISE, serve
 pytestmark = [pytest.mark.model, *GRADIO_PANDAS_NOISE]
 
 XSS = '<img src=x onerror=alert(1)> <script>alert(1)</script> what is IPT?'
-RECORD_KEYS = {"question", "abstained", "reason", "passages", "warnings", "notice", "mode"}
+RECORD_KEYS = {"question", "abstained", "outcome", "reason", "passages", "warnings", "notice", "mode"}
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,11 @@ def test_the_typed_signature_names_the_schema_fields():
 
 
 def test_schema_rejects_what_the_contract_does_not_allow():
-    good = {"question": "q", "abstained": True, "reason": "nothing close", "passages": [], "warnings": [],
-            "notice": None, "mode": "hybrid"}
+    good = {"question": "q", "abstained": True, "outcome": "refused", "reason": "nothing close", "passages": [],
+            "warnings": [], "notice": None, "mode": "hybrid"}
     assert record_errors(good) == []
     assert record_errors({**good, "mode": "fuzzy"})
+    assert record_errors({**good, "outcome": "maybe"})
     assert record_errors({**good, "extra": 1})
     assert record_errors({k: v for k, v in good.items() if k != "reason"})
     assert record_errors({**good, "passages": [{"rank": 1, "text": "t"}]})
@@ -48,7 +49,7 @@ def test_cli_records_follow_the_schema(real_index_dir, real_embedder, monkeypatc
 
 
 def test_saved_run_records_are_records_and_run_lines(tiny_searcher, tiny_corpus, tmp_path):
-    from test_runs import TINY_GOLD
+    from tiny_gold import TINY_GOLD
 
     from qa.evaluate.saved import save_run
     from qa.evaluate.scoring import evaluate

@@ -1,0 +1,47 @@
+"""The rule as learners meet it, through the Searcher: nothing to search for is refused before the model is
+asked; with the real model, outcome, labels, warning and refusal agree on every gold question."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.evaluate.gold import load_gold
+from qa.judge.searchable import NO_WORDS
+
+ROOT = Path(__file__).resolve().parents[2]
+RANK = {"strong": 0, "good": 1, "partial": 2}
+
+
+@pytest.mark.parametrize("question", ["😀😀😀🙏", "?????", "k"])
+def test_nothing_to_search_for_is_refused_without_a_model_call(tiny_searcher, question):
+    from qa.settings import Settings
+
+    tiny_searcher.settings = Settings()  # the rule on (the fake embedder's fixture turns it off)
+    calls = tiny_searcher.embedder.calls
+    answer = tiny_searcher.ask_many([question])[0]
+    assert answer.outcome == "refused" and answer.abstained and answer.passages == []
+    assert answer.reason == NO_WORDS
+    assert tiny_searcher.embedder.calls == calls
+
+
+def test_outcome_labels_and_warning_agree_on_every_gold_question(real_searcher):
+    questions = [q.question for q in load_gold(ROOT / "eval" / "gold.jsonl")]
+    for a in real_searcher.ask_many(questions, k=5):
+        labels = [h.label for h in a.passages]
+        weak = [w for w in a.warnings if w.startswith("weak match")]
+        assert a.outcome in ("answered", "may-not-answer", "refused"), a.question
+        assert (a.outcome == "refused") == a.abstained == (not a.passages), a.question
+        assert (a.outcome == "answered") == bool(labels and labels[0] in ("strong", "good")), a.question
+        assert (a.outcome == "may-not-answer") == bool(weak), a.question
+        assert a.outcome != "may-not-answer" or set(labels) == {"partial"}, a.question
+        assert all(RANK[x] >= RANK[labels[0]] for x in labels), a.question
+        assert a.to_dict()["outcome"] == a.outcome
+
+
+@pytest.mark.parametrize("question", ["who made ipt", "Who created IPT?", "who came up with this therapy"])
+def test_readme_examples_about_who_created_ipt_are_not_refused(real_searcher, question):
+    answer = real_searcher.ask(question, k=3)
+    assert answer.outcome != "refused", answer.reason
+    assert any("Klerman" in h.text for h in answer.passages)
