@@ -24,7 +24,7 @@ def cite_block_html(citation: dict) -> str:
         for key, label in FORMATS if citation.get(key))
     in_text = (f'<p class="ipt-ref-note">In the text: {_esc(citation["in_text"])}</p>'
                if citation.get("in_text") else "")
-    return (f'<details class="ipt-details ipt-cite-this"><summary>Cite this passage</summary>{refs}{in_text}'
+    return (f'<details class="ipt-cite-this"><summary>Cite this passage</summary>{refs}{in_text}'
             '<p class="ipt-copied" role="status" aria-live="polite"></p></details>')
 
 

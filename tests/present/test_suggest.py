@@ -59,7 +59,7 @@ def test_answer_page_shows_the_suggestions_and_a_cite_control_per_card():
     h.citation = {"apa": "Park, J. (2024). <b>x</b>. No address recorded.", "mla": "Park, James. M.",
                   "in_text": "(Park, 2024)", "footnote": "\u201cWho created IPT?\u201d (T, line 1)."}
     html = page.answer_html(Answer("who made ipt", False, None, [h]), ["What is IPT?"])
-    assert html.count('class="ipt-details ipt-cite-this"') == 1 and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert html.count('class="ipt-cite-this"') == 1 and "&lt;b&gt;x&lt;/b&gt;" in html
     assert 'data-copy="apa"' in html and 'data-copy="mla"' in html and 'data-copy="footnote"' in html
     assert '<nav class="ipt-suggest" aria-label="The sources also answer">' in html
     assert html.index("ipt-cite-this") < html.index("ipt-suggest")
