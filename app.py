@@ -38,7 +38,7 @@ import gradio as gr  # noqa: E402
 
 from qa.errors import QAError  # noqa: E402
 from qa.paths import default_corpus  # noqa: E402
-from qa.present import page, source_view  # noqa: E402
+from qa.present import page, source_view, suggest  # noqa: E402
 from qa.present.assets import asset  # noqa: E402
 from qa.present.sources import LiveDocs  # noqa: E402
 from qa.serve import routes as api_routes  # noqa: E402
@@ -136,15 +136,18 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         if not sources:
             return page.message_html("No source is chosen. Tick at least one source under “Sources to search”.",
                                      "warning"), reset
-        chosen = None if set(sources) >= set(all_ids) else list(sources)
+        # The sources of the build answering now: one added or removed since the page started counts.
+        ids_now = set(searcher.index.sources)
+        chosen = [s for s in sources if s in ids_now]
         try:
-            answer = searcher.ask(question, k=min(max(int(k), 1), MAX_PASSAGES), sources=chosen)
+            answer = searcher.ask(question, k=min(max(int(k), 1), MAX_PASSAGES),
+                                  sources=None if set(chosen) >= ids_now else chosen or list(sources))
+            return page.answer_html(answer, suggest.for_answer(searcher.index, answer)), reset
         except QAError as e:
             return page.message_html(str(e), "error"), reset
         except Exception:
             log.exception("show failed")
             return page.message_html(GENERIC_ERROR, "error"), reset
-        return page.answer_html(answer), reset
 
     def show_example(k: float, sources: list[str], evt: gr.EventData) -> tuple[str, str, str]:
         """A clicked example question: put it in the question box and answer it."""
@@ -164,6 +167,11 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         if not 0 <= start < end <= len(doc.text):
             return page.message_html("That citation could not be opened.", "error")
         return source_view.source_html(doc, start, end, hl_start, hl_end)
+
+    def source_list():
+        """A page opened after `ipt-qa add` or `remove` lists the sources of the build answering now."""
+        now = [(info.title, sid) for sid, info in searcher.index.sources.items()]
+        return gr.skip() if now == source_choices else gr.update(choices=now, value=[sid for _, sid in now])
 
     with gr.Blocks(title="IPT passage assistant", analytics_enabled=False) as demo:
         gr.HTML(f'<div class="ipt-header"><h1>IPT passage assistant</h1>{page.disclaimer_html()}</div>',
@@ -198,6 +206,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         for area in (examples, results):
             area.example(show_example, [k, sources], [question, results, source],
                          api_visibility="private").then(**after_answer)
+        demo.load(source_list, None, sources, api_visibility="private")
         gr.HTML(page.privacy_html(), js_on_load=None, elem_id="privacy")  # footer: questions are not stored
         results.cite(open_source, None, source, api_visibility="private").then(
             fn=None, js=AFTER_CITE_JS, api_visibility="private")

@@ -11,6 +11,7 @@ from pathlib import Path
 from qa.errors import QAError
 from qa.evaluate.gold import validate_gold_file
 from qa.index.build import build_index
+from qa.ingest.add import add_source, remove_source
 from qa.paths import default_corpus, default_gold, default_index
 from qa.serve import service
 
@@ -52,6 +53,21 @@ def parser() -> argparse.ArgumentParser:
                                    "again, unless --full.")
     b.add_argument("--full", action="store_true", help="re-embed everything instead of reusing vectors")
     _paths(b)
+
+    ad = sub.add_parser("add", help="add a local web page, PDF, Markdown or text file as a source, then build",
+                        description="Store PATH untouched under corpus/originals/, its text under corpus/, its "
+                                    "entry in corpus/sources.toml, and update the index. Local files only.")
+    ad.add_argument("path", type=Path, metavar="PATH", help="a .html, .htm, .pdf, .md or .txt file")
+    ad.add_argument("--url", default="", help="the address the file was saved from (recorded, never fetched)")
+    ad.add_argument("--title", default=None, help="the source's title (default: the document's own)")
+    ad.add_argument("--id", default=None, dest="source_id", help="the source id (default: made from the title)")
+    ad.add_argument("--retrieved", default=None, metavar="YYYY-MM-DD",
+                    help="when the file was retrieved (default: today)")
+    _paths(ad)
+
+    rm = sub.add_parser("remove", help="remove a source (its text, its original and its entry), then build")
+    rm.add_argument("source_id", metavar="ID", help="the source id, as in corpus/sources.toml")
+    _paths(rm)
 
     e = sub.add_parser("eval", help="score retrieval on the gold set and write eval/report.md")
     e.add_argument("--gold", type=Path, default=None, help="gold set (default: eval/gold.jsonl)")
@@ -158,6 +174,27 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_add(args) -> int:
+    added = add_source(args.corpus, args.path, url=args.url, title=args.title, source_id=args.source_id,
+                       retrieved=args.retrieved)
+    try:
+        report = build_index(args.corpus, args.index, service.load_embedder())
+    except BaseException:
+        remove_source(args.corpus, added.id)  # an add whose build fails is undone: nothing is left half-added
+        raise
+    print(f"added {added.id!r} ({added.title}): text in {added.file}, original in {added.original}"
+          + (f", extracted with {added.extractor}" if added.extractor else ""))
+    print(report.summary())
+    return 0
+
+
+def cmd_remove(args) -> int:
+    deleted = remove_source(args.corpus, args.source_id)
+    print(f"removed {args.source_id!r}" + (f" (deleted {', '.join(str(p) for p in deleted)})" if deleted else ""))
+    print(build_index(args.corpus, args.index, service.load_embedder()).summary())
+    return 0
+
+
 def cmd_eval(args) -> int:
     # Deferred on purpose: the evaluation imports ranx (and numba), seconds that `ask` and `--help` need not pay.
     from qa.evaluate.command import run_eval_command  # noqa: PLC0415
@@ -202,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "corpus", "") is None:
         args.corpus = default_corpus()
     try:
-        return {"ask": cmd_ask, "build": cmd_build, "eval": cmd_eval, "serve": cmd_serve}[args.command](args)
+        commands = {"ask": cmd_ask, "build": cmd_build, "add": cmd_add, "remove": cmd_remove, "eval": cmd_eval,
+                    "serve": cmd_serve}
+        return commands[args.command](args)
     except QAError as e:
         return _fail(str(e))
     except KeyboardInterrupt:

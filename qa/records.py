@@ -37,6 +37,8 @@ class Hit(Citation):
     highlight: dict = field(default_factory=dict)  # {"start", "end"}: best-matching sentence, absolute offsets
     url: str = ""
     also_in: list[AlsoIn] = field(default_factory=list)
+    # How to cite it: {"apa", "mla", "in_text", "footnote"} (qa/present/citation.py).
+    citation: dict = field(default_factory=dict)
 
     @property
     def relevance(self) -> str:
@@ -52,7 +54,7 @@ class Hit(Citation):
     def to_dict(self) -> dict:
         d = asdict(self)
         order = ["rank", "score", "similarity", "label", "source_id", "title", "path", "section", "start", "end",
-                 "line_start", "line_end", "text", "highlight", "url", "also_in"]
+                 "line_start", "line_end", "text", "highlight", "url", "also_in", "citation"]
         return {k: d[k] for k in order}
 
 

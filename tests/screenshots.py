@@ -1,7 +1,7 @@
 """Driving the real page in Debian's chromium: the helpers the browser test uses, and the command that makes
 the screenshots docs/ shows.
 
-    python -m tests.screenshots docs/screenshots    # desktop.png, phone.png, dark.png, crisis.png
+    python -m tests.screenshots docs/screenshots    # desktop.png, phone.png, dark.png, crisis.png, cite.png
 
 The command serves the page on 127.0.0.1 for the index in index/ (built first if missing or stale), takes the
 four pictures and writes them into the given folder. The test suite never writes into the repository: it
@@ -128,8 +128,20 @@ def shoot_crisis(page, path: Path) -> None:
     page.screenshot(path=str(path))
 
 
+def shoot_cite(page, path: Path) -> None:
+    """The first card's "Cite this passage" opened, APA copied, and the questions the sources also answer."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    ask(page, QUESTION)
+    card = page.locator("#results .ipt-card").first
+    card.locator(".ipt-cite-this summary").click()
+    card.locator("button[data-copy='apa']").click()
+    card.locator(".ipt-cite-this").scroll_into_view_if_needed()
+    page.locator("#results .ipt-cite-this").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(path))
+
+
 SHOTS = {"desktop": (DESKTOP, shoot_desktop), "phone": (PHONE, shoot_phone),
-         "dark": (DARK, shoot_desktop), "crisis": (PHONE, shoot_crisis)}
+         "dark": (DARK, shoot_desktop), "crisis": (PHONE, shoot_crisis), "cite": (DESKTOP, shoot_cite)}
 
 
 def main(argv: list[str]) -> int:
@@ -145,10 +157,11 @@ def main(argv: list[str]) -> int:
     from app_support import serve
     from playwright.sync_api import expect, sync_playwright
 
-    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
+    from qa.paths import default_corpus, default_index
+    from qa.serve.service import open_searcher
 
     expect.set_options(timeout=TIMEOUT)
-    searcher = open_searcher(DEFAULT_INDEX, DEFAULT_CORPUS)
+    searcher = open_searcher(default_index(), default_corpus())
     with serve(searcher) as url, sync_playwright() as p:
         browser = launch(p)
         for name, (view, shoot) in SHOTS.items():

@@ -178,7 +178,7 @@ def _embed_missing(embedder: Embedder, texts: list[str], keys: list[str], cache:
 
 def _source_record(s) -> dict:
     return {"id": s.id, "title": s.title, "file": s.path.name, "path": s.display_path, "url": s.url,
-            "links": list(s.links), "sha256": s.sha256}
+            "links": list(s.links), "sha256": s.sha256, "meta": dict(s.meta)}
 
 
 def _source_signature(record: dict) -> tuple:

@@ -32,7 +32,7 @@ import io
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ class SourceInfo:
     url: str
     links: list[str]
     sha256: str
+    meta: dict = field(default_factory=dict)  # author, site, published, retrieved, extractor (for citations)
 
 
 def sha256_bytes(data: bytes) -> str:

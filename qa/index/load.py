@@ -153,7 +153,7 @@ def _load_build(index_dir: Path, corpus_dir, d: Path | None, *, settings, model_
         base = Path(corpus_dir).resolve() if corpus_dir is not None else None
         sources = {s["id"]: SourceInfo(s["id"], s["title"],
                                        display_path(base / s["file"]) if base else s["path"],
-                                       s.get("url", ""), s.get("links", []), s["sha256"])
+                                       s.get("url", ""), s.get("links", []), s["sha256"], s.get("meta") or {})
                    for s in manifest["sources"]}
     except (KeyError, ValueError, TypeError) as e:
         raise IndexCorrupt(f"{d / 'passages.jsonl'}: unreadable ({e}); {REBUILD_FULL_HINT}") from None

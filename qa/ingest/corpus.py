@@ -14,6 +14,8 @@ from qa.errors import CorpusError
 MANIFEST_NAME = "sources.toml"
 SOURCE_SUFFIXES = (".txt", ".md")
 ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+# Optional fields of an entry that a citation is made of (`ipt-qa add` writes them; qa/present/citation.py).
+META_KEYS = ("author", "site", "published", "retrieved", "extractor")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Source:
     url: str = ""
     links: tuple[str, ...] = field(default_factory=tuple)
     provenance: str = ""
+    # What a reference to the source is made of (qa/present/citation.py), each "" when not recorded.
+    meta: dict[str, str] = field(default_factory=dict, hash=False)  # author, site, published, retrieved, extractor
 
     @property
     def is_markdown(self) -> bool:
@@ -112,6 +116,9 @@ def _entry(raw: dict, n: int, manifest: Path) -> dict:
                           f"(listed in {manifest.name} as {raw['id']!r}); convert it to text first")
     if not isinstance(raw.get("url", ""), str):
         raise CorpusError(f"{where} ({raw['id']!r}): url must be a string")
+    for key in META_KEYS + ("original", "original_sha256", "provenance"):
+        if not isinstance(raw.get(key, ""), str):
+            raise CorpusError(f"{where} ({raw['id']!r}): {key} must be a string")
     links = raw.get("links", [])
     if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
         raise CorpusError(f"{where} ({raw['id']!r}): links must be a list of strings, e.g. links = [\"https://...\"]")
@@ -226,6 +233,7 @@ def read_corpus(corpus_dir: str | os.PathLike) -> Corpus:
             id=e["id"], title=e["title"].strip(), path=path, text=text, sha256=digest,
             url=e.get("url", "") or "", links=tuple(e.get("links", []) or ()),
             provenance=str(e.get("provenance", "") or ""),
+            meta={k: e[k].strip() for k in META_KEYS if e.get(k, "").strip()},
         ))
     return Corpus(sources, fingerprint, topic)
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from qa.index.load import LoadedIndex
+from qa.present.citation import page_markers, pages_label, reference
 from qa.records import AlsoIn, Hit
 from qa.retrieve.candidates import Candidate
 from qa.retrieve.facts import IndexFacts
@@ -19,6 +20,10 @@ class Grouper:
         self.index = index
         self.settings = settings
         self.facts = facts
+        # Where each page of a PDF source begins (its `## Page N` headings), for "p. 3" in citations.
+        pdfs = {sid for sid, s in index.sources.items() if s.meta.get("extractor", "").startswith("pypdf")}
+        self.pages = {sid: page_markers([(p.start, p.text) for p in index.passages if p.source_id == sid])
+                      for sid in pdfs}
 
     def best_sentence(self, i: int, qvec: np.ndarray, qstems: set[str]) -> tuple[int, float]:
         """Row (into sentence_vectors) of the sentence of passage i that best matches the question."""
@@ -77,7 +82,11 @@ class Grouper:
                 continue
             if len(hits) == k:
                 continue  # keep scanning only to group twins of what is shown
+            src = self.index.sources[fields["source_id"]]
+            pages = pages_label(self.pages.get(src.id, []), fields["start"], fields["end"])
+            cite = reference(src.title, src.url, src.meta, fields["text"], fields["line_start"], fields["line_end"],
+                             pages)
             hits.append(Hit(rank=len(hits) + 1, score=round(c.fused, 4), similarity=round(c.dense, 4),
-                            label=label(c.fused), url=self.index.sources[fields["source_id"]].url, **fields))
+                            label=label(c.fused), url=src.url, citation=cite, **fields))
             kept_rows.append(row)
         return hits

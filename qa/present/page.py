@@ -13,6 +13,7 @@ import re
 from urllib.parse import urlsplit
 
 from qa.judge.searchable import NO_KNOWN_WORDS, NO_WORDS
+from qa.present.cite_html import cite_block_html, suggestions_html
 from qa.records import Answer, Hit
 from qa.retrieve.language import looks_non_english
 
@@ -213,11 +214,11 @@ def card_html(hit: Hit) -> str:
         f'<blockquote class="ipt-passage">{highlighted_text_html(hit.text, hit.start, hit.highlight)}</blockquote>'
         f'<footer class="ipt-card-foot">'
         f'{cite_button_html(hit.source_id, hit.start, hit.end, hit.highlight, "Show in source")}'
-        f"{details_html(rows)}</footer>{also}</article>"
+        f"{details_html(rows)}{cite_block_html(getattr(hit, 'citation', None) or {})}</footer>{also}</article>"
     )
 
 
-def abstention_html(answer: Answer, examples: tuple[str, ...] = EXAMPLE_QUESTIONS) -> str:
+def abstention_html(answer: Answer, examples: tuple[str, ...] | list[str] = EXAMPLE_QUESTIONS) -> str:
     """Nothing in the sources answers: say so plainly and why, in words for a learner. Offer questions that
     work and what is covered, except under a crisis notice, where cheerful suggestions would be out of place."""
     not_english = looks_non_english(answer.question)
@@ -232,7 +233,7 @@ def abstention_html(answer: Answer, examples: tuple[str, ...] = EXAMPLE_QUESTION
         parts.append('<p class="ipt-english">The sources are in English: please ask in English.</p>')
     if not answer.notice:
         parts.append(f"<p>{esc(COVERAGE)}</p><p>Questions the sources can answer:</p>"
-                     f'<div class="ipt-examples">{example_buttons_html(examples)}</div>')
+                     f'<div class="ipt-examples">{example_buttons_html(tuple(examples))}</div>')
     parts.append(f'<details class="ipt-why"><summary>Why?</summary><p>{esc(why)}</p>{tech}</details></div>')
     return "".join(parts)
 
@@ -245,16 +246,33 @@ def warning_html(warning: str) -> str:
     return message_html(warning, "warning")
 
 
-def answer_html(answer: Answer) -> str:
-    """The whole result area for one answer: question, notes, crisis notice (first), then cards or abstention."""
+# A longer question is echoed folded: its start, and the rest one click further (a 2,000-character question
+# filled a phone's screen in bold above the results).
+ECHO_CHARS = 160
+
+
+def asked_html(question: str) -> str:
+    """"You asked: ..." (focusable: on a phone the page moves focus here after Ask, closing the keyboard)."""
+    if len(question) <= ECHO_CHARS:
+        return f'<p class="ipt-asked" tabindex="-1">You asked: <q dir="auto">{esc(question)}</q></p>'
+    cut = question[:ECHO_CHARS].rsplit(" ", 1)[0] if " " in question[:ECHO_CHARS] else question[:ECHO_CHARS]
+    return (f'<div class="ipt-asked ipt-asked-long" tabindex="-1">You asked: <q dir="auto">{esc(cut)}…</q>'
+            f'<details class="ipt-details"><summary>Show the whole question ({len(question):,} characters)'
+            f'</summary><p dir="auto" class="ipt-asked-all">{esc(question)}</p></details></div>')
+
+
+def answer_html(answer: Answer, suggestions: list[str] | None = None) -> str:
+    """The whole result area for one answer: question, notes, crisis notice (first), then cards or abstention.
+    `suggestions` are questions from the sources (qa/present/suggest.py): under the cards, or in a refusal
+    instead of the fixed examples; never under a crisis notice."""
+    suggestions = [] if answer.notice else list(suggestions or [])
     parts = []
     if answer.notice:
         parts.append(notice_html(answer.notice))
-    # tabindex: on a phone the page moves focus here after Ask (see app.py), which also closes the keyboard.
-    parts.append(f'<p class="ipt-asked" tabindex="-1">You asked: <q dir="auto">{esc(answer.question)}</q></p>')
+    parts.append(asked_html(answer.question))
     parts.extend(warning_html(w) for w in answer.warnings)
     if answer.abstained or not answer.passages:
-        parts.append(abstention_html(answer))
+        parts.append(abstention_html(answer, suggestions or EXAMPLE_QUESTIONS))
     else:
         if looks_non_english(answer.question):
             parts.append(message_html(NOT_ENGLISH_NOTE, "warning"))
@@ -262,6 +280,7 @@ def answer_html(answer: Answer) -> str:
         parts.append(f'<p class="ipt-summary">{n} passage{"s" if n != 1 else ""}, best match first, each quoted '
                      "word for word; the highlight marks the sentence closest to your question.</p>")
         parts.extend(card_html(h) for h in answer.passages)
+        parts.append(suggestions_html(suggestions))
     return f'<div class="ipt-results">{"".join(parts)}</div>'
 
 

@@ -24,6 +24,13 @@ class AlsoInRecord(TypedDict):
     highlight: Span
 
 
+class Reference(TypedDict):
+    apa: str
+    mla: str
+    in_text: str
+    footnote: str
+
+
 class PassageRecord(TypedDict):
     rank: int
     score: float
@@ -41,6 +48,7 @@ class PassageRecord(TypedDict):
     highlight: Span
     url: str
     also_in: list[AlsoInRecord]
+    citation: Reference
 
 
 class AskRecord(TypedDict):

@@ -15,6 +15,7 @@ import screenshots as shots
 from app_support import GRADIO_PANDAS_NOISE, serve
 
 from qa.judge.safety import CRISIS_NOTICE
+from qa.present.page import EXAMPLE_QUESTIONS
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, *GRADIO_PANDAS_NOISE]
 
@@ -147,7 +148,7 @@ def test_desktop_two_cards_above_the_fold_and_source_beside_them(visit, real_sea
     last.locator("button.ipt-cite").click()
     expect(source.locator(".ipt-source-title")).to_be_focused()
     expect(source.locator("#cited")).to_be_in_viewport()
-    assert in_viewport(page, "#results .ipt-card:last-child button.ipt-cite")
+    assert in_viewport(page, "#results article.ipt-card:last-of-type button.ipt-cite")  # the suggestions follow it
 
 
 def test_desktop_crisis_notice_is_focused_and_on_screen(visit):
@@ -310,7 +311,7 @@ def test_abstention_weak_match_empty_question_and_no_sources(visit, real_searche
     abstain.locator(".ipt-why > summary").click()
     expect(abstain.locator(".ipt-why")).to_contain_text("No passage in the five sources came close enough")
     expect(abstain.locator(".ipt-why details p")).not_to_be_visible()  # the figures, one click further
-    page.locator("#results .ipt-abstain button", has_text="Who created IPT?").click()
+    page.locator("#results .ipt-abstain button[data-question]").first.click()  # the sources' own questions
     expect(page.locator("#results .ipt-card").first).to_be_visible()
 
     page.locator("#question textarea").fill("")
@@ -325,3 +326,83 @@ def test_abstention_weak_match_empty_question_and_no_sources(visit, real_searche
     page.locator("#question textarea").fill("Who created IPT?")
     page.locator("#ask").click()
     expect(page.locator("#results")).to_contain_text("No source is chosen")
+
+
+# -- citing and the next question (desktop and phone) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("view", [shots.DESKTOP, shots.PHONE], ids=["desktop", "phone"])
+def test_copy_a_citation_by_keyboard_and_ask_a_suggested_question(visit, real_searcher, axe, view):
+    from playwright.sync_api import expect
+
+    page = visit(view)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    shots.ask(page, shots.QUESTION)
+    expected = real_searcher.ask(shots.QUESTION).passages[0]
+    card = page.locator("#results .ipt-card").first
+    cite = card.locator(".ipt-cite-this")
+    cite.locator("summary").focus()
+    page.keyboard.press("Enter")  # opens "Cite this passage"
+    expect(cite.locator(".ipt-ref-text").first).to_have_text(expected.citation["apa"])
+    cite.locator("button[data-copy='apa']").focus()
+    page.keyboard.press("Enter")
+    expect(cite.locator(".ipt-copied")).to_have_text("APA citation copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == expected.citation["apa"]
+    if view.phone:  # a thumb's size, below the citation
+        box = cite.locator("button[data-copy='mla']").bounding_box()
+        assert box["height"] >= 40
+        cite.locator("button[data-copy='mla']").tap()
+        expect(cite.locator(".ipt-copied")).to_have_text("MLA citation copied.")
+        assert page.evaluate("navigator.clipboard.readText()") == expected.citation["mla"]
+    assert_accessible(page, axe)
+
+    suggested = page.locator("#results .ipt-suggest button[data-question]")
+    assert 1 <= suggested.count() <= 3
+    question = suggested.first.inner_text()
+    suggested.first.scroll_into_view_if_needed()
+    suggested.first.click()
+    expect(page.locator("#results .ipt-asked q")).to_have_text(question)
+    expect(page.locator("#question textarea")).to_have_value(question)
+    shots.settled(page)
+    expect(page.locator("#results .ipt-card").first).to_be_visible()
+    assert_accessible(page, axe)
+
+    # A refusal offers the sources' own questions instead of the fixed examples; a crisis notice, none.
+    shots.ask(page, "What is the capital of France?")
+    offered = page.locator("#results .ipt-abstain button[data-question]").all_inner_texts()
+    assert offered and not set(offered) & set(EXAMPLE_QUESTIONS[3:])
+    shots.ask(page, shots.CRISIS)
+    assert page.locator("#results button[data-question]").count() == 0
+
+
+def test_phone_polish_long_question_also_in_rows_and_source_first_line(visit, axe):
+    from playwright.sync_api import expect
+
+    page = visit(shots.PHONE)
+    long_question = ("How long does interpersonal psychotherapy usually last for a teenager? " * 40)[:2000]
+    box = page.locator("#question textarea")
+    box.fill(long_question)
+    box.press("Enter")
+    asked = page.locator("#results .ipt-asked")
+    expect(asked.locator("details summary")).to_contain_text("Show the whole question")
+    shots.settled(page)
+    assert asked.bounding_box()["height"] < 160, "the long question is echoed folded"
+    assert_accessible(page, axe)
+
+    shots.ask(page, "How long does IPT last?")
+    rows = page.locator("#results .ipt-also li")
+    if rows.count() >= 2:  # each source on its own row, apart from the next
+        boxes = [r.bounding_box() for r in rows.all()]
+        assert all(b["y"] + b["height"] + 4 <= c["y"] for b, c in zip(boxes, boxes[1:], strict=False))
+    for item in rows.all():  # the bullet beside the first line of a wrapped link, not its last
+        bullet_top = item.evaluate("li => parseFloat(getComputedStyle(li, '::before').lineHeight) || 0")
+        assert item.evaluate("li => getComputedStyle(li).display") == "flex" and bullet_top >= 0
+
+    shots.open_source(page, 1)
+    first_cut = page.evaluate("""() => {
+        const box = document.querySelector('#source .ipt-source-text');
+        const top = box.getBoundingClientRect().top + box.clientTop;
+        const line = [...box.querySelectorAll('.ipt-line')].find((l) => l.getBoundingClientRect().bottom > top + 1);
+        return top - line.getBoundingClientRect().top;
+    }""")
+    assert first_cut <= 1, f"the source view's first visible line is cut by {first_cut:.0f} px under its header"

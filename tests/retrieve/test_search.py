@@ -198,7 +198,7 @@ CONTRACT_PASSAGE = {"rank", "score", "source_id", "title", "path", "section", "s
 CONTRACT_ALSO_IN = CONTRACT_PASSAGE - {"rank", "score", "also_in"}
 # Fields added beyond DESIGN.md's example; anything else appearing is a change of the contract.
 EXTRA_TOP = {"warnings", "notice", "mode"}
-EXTRA_PASSAGE = {"similarity", "label", "url"}
+EXTRA_PASSAGE = {"similarity", "label", "url", "citation"}
 
 REAL_QUESTIONS = [
     "Who created interpersonal psychotherapy?",

@@ -10,6 +10,11 @@
     const box = view.querySelector('.ipt-source-text');
     if (mark && box) {
       box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 3;
+      // Line up the first visible line with the top of the text box, so that it is not cut in half under the
+      // view's header (seen on a 390 px phone, where long lines wrap to several rows).
+      const top = box.getBoundingClientRect().top + box.clientTop;
+      const first = [...box.querySelectorAll('.ipt-line')].find((l) => l.getBoundingClientRect().bottom > top + 1);
+      if (first && first.getBoundingClientRect().top < top) box.scrollTop -= top - first.getBoundingClientRect().top;
     }
     const top = view.getBoundingClientRect().top;
     if (top < 0 || top > window.innerHeight * 0.5) view.scrollIntoView({block: 'start'});

@@ -1,5 +1,32 @@
-// The clicked citation is remembered (data-origin) so that "Back to the passage" can return to it.
+// The clicked citation is remembered (data-origin) so that "Back to the passage" can return to it. A copy button
+// of "Cite this passage" puts its reference on the clipboard (the Clipboard API, or selecting the text and
+// copying it where that API is not offered, as over plain http) and says so in the control's status line.
+const copyText = (node) => {
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+  let ok = false;
+  try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+  return ok;
+};
 element.addEventListener('click', (event) => {
+  const copy = event.target.closest('button[data-copy]');
+  if (copy) {
+    const node = copy.closest('.ipt-ref').querySelector('.ipt-ref-text');
+    const status = copy.closest('.ipt-cite-this').querySelector('.ipt-copied');
+    const label = copy.textContent.replace(/^Copy /, '');
+    const done = (ok) => {
+      status.textContent = ok ? `${label} citation copied.` : 'Select the citation above and copy it.';
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(node.textContent).then(() => done(true), () => done(copyText(node)));
+    } else {
+      done(copyText(node));
+    }
+    return;
+  }
   const cite = event.target.closest('button[data-source]');
   if (cite) {
     element.querySelectorAll('[data-origin]').forEach((b) => b.removeAttribute('data-origin'));
