@@ -77,7 +77,7 @@ class Grouper:
                 continue
             if len(hits) == k:
                 continue  # keep scanning only to group twins of what is shown
-            hits.append(Hit(rank=len(hits) + 1, score=round(c.fused, 4), similarity=round(c.dense, 4),
+            hits.append(Hit(rank=len(hits) + 1, score=round(c.score, 4), similarity=round(c.dense, 4),
                             label=label(c.fused), url=self.index.sources[fields["source_id"]].url, **fields))
             kept_rows.append(row)
         return hits
