@@ -94,7 +94,8 @@ class Searcher:
         p = model.p_unanswered(signals)
         signals["p_unanswered"] = p
         top_score = cands[0].fused if cands else 1.0
-        hits = self.grouper.hits(cands, qvec, qstems, k, lambda score: label_of(score, top_score, p, model))
+        hits = self.grouper.hits(cands, qvec, qstems, k, lambda score: label_of(score, top_score, p, model),
+                                 kind_of(question))
         reason = decide(p, model) if self.settings.abstain else None
         if not hits:
             reason = reason or "no passage in the sources matches the question's words or meaning"
