@@ -30,7 +30,9 @@ class AlsoIn(Citation):
 @dataclass
 class Hit(Citation):
     rank: int = 0
-    score: float = 0.0  # fused score scaled so that 1.0 is the best possible (first in every retriever)
+    # In [0, 1]: the score that orders the cards over the best it can reach for the question, 1.0 = first in
+    # every retriever and, when the question asks for a kind of answer (a duration, a person), holding one.
+    score: float = 0.0
     similarity: float = 0.0  # cosine between question and passage
     label: str = ""  # "strong" / "good" / "partial": from the score that orders the cards (qa/search.label_of)
     text: str = ""

@@ -105,7 +105,8 @@ class Searcher:
         top_score = cands[0].fused if cands else 1.0
         # Without abstention (evaluation of ranking alone), every answer is shown and labelled as answered.
         judged = p if self.settings.abstain else 0.0
-        hits = self.grouper.hits(cands, qvec, qstems, k, lambda score: card_label(judged, score, top_score, model))
+        hits = self.grouper.hits(cands, qvec, qstems, k, lambda score: card_label(judged, score, top_score, model),
+                                 kind_of(question))
         outcome = outcome_of(judged, model) if hits else REFUSED
         reason = None
         if outcome == REFUSED:

@@ -19,11 +19,15 @@ from qa.ingest.corpus import Source
 from qa.ingest.structure import BULLET_RE, URL_RE, Line, classify, sections, split_lines
 from qa.settings import Settings
 
-# A sentence ends at . ! ? before a capital or digit, but not after an initial ("Myrna M. Weissman") or a
-# common abbreviation ("Dr. Park", "e.g. CBT").
+# Abbreviations whose full stop does not end a sentence ("Dr. Park", "e.g. CBT", "Weissman et al. 2000").
+ABBREVIATIONS = ("Dr", "Mr", "Ms", "Mrs", "St", "Prof", "No", "vs", "Vs", "e.g", "E.g", "i.e", "I.e", "al",
+                 "approx", "Approx", "cf", "Cf", "Fig")
+# A sentence ends at . ! ? before a capital or digit, but not after an initial ("Myrna M. Weissman") or one of
+# the abbreviations; a closing quote or bracket right after the stop stays with its sentence.
 SENTENCE_END_RE = re.compile(
-    r"(?<![\s(][A-Z]\.)(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bvs\.)(?<!\be\.g\.)"
-    r"(?<!\bi\.e\.)(?<!\bal\.)(?<!\bNo\.)(?<=[.!?])([\"”’)]?)\s+(?=[\"“‘(]?[A-Z0-9])")
+    r"(?<![\s(][A-Z]\.)" + "".join(rf"(?<!\b{re.escape(a)}\.)" for a in ABBREVIATIONS)
+    + r"(?<=[.!?])([\"”’)\]]?)\s+(?=[\"“‘(\[]?[A-Z0-9])")
+CLOSING = {")": "(", "]": "["}
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,27 @@ class Passage:
         return hashlib.sha256(self.context.encode("utf-8")).hexdigest()
 
 
-def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence spans (absolute offsets) inside text[start:end], one line at most each."""
+def _bracket_pairs(text: str, start: int, end: int) -> tuple[list[tuple[int, int]], int]:
+    """The (open, close) offsets of the parentheses and brackets closed inside text[start:end], and the offset
+    of the first one left open (-1: none)."""
+    pairs: list[tuple[int, int]] = []
+    stack: list[int] = []
+    for pos in range(start, end):
+        ch = text[pos]
+        if ch in "([":
+            stack.append(pos)
+        elif ch in CLOSING and stack and text[stack[-1]] == CLOSING[ch]:
+            pairs.append((stack.pop(), pos))
+    return pairs, stack[0] if stack else -1
+
+
+def _sentence_spans(text: str, start: int, end: int, whole: bool = False) -> list[tuple[int, int]]:
+    """Sentence spans (absolute offsets) inside text[start:end], one line at most each.
+
+    A full stop inside a parenthesis or bracket closed on the same line does not end a sentence. A sentence
+    the line leaves inside an open one (a page cut mid-citation: "... of depression (Weissman et al.") ends
+    where that opens, so a highlight is never such a fragment; `whole` keeps it to the line's end instead,
+    for cutting a line into passages, which must not drop text."""
     spans = []
     pos = start
     for line in text[start:end].split("\n"):
@@ -57,15 +80,31 @@ def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
             continue
         lstart += len(line) - len(line.lstrip())
         lend -= len(line) - len(line.rstrip())
+        pairs, left_open = _bracket_pairs(text, lstart, lend) if "(" in line or "[" in line else ([], -1)
         s = lstart
+        line_spans = []
         for m in SENTENCE_END_RE.finditer(text, lstart, lend):
             piece_end = m.end(1)  # keep a closing quote or bracket with its sentence
+            if any(a < piece_end <= b for a, b in pairs):
+                continue
             if piece_end - s > 1:
-                spans.append((s, piece_end))
+                line_spans.append((s, piece_end))
             s = m.end()
         if lend > s:
-            spans.append((s, lend))
+            line_spans.append((s, lend))
+        if not whole and left_open != -1:
+            line_spans = [_before_open(text, a, b, left_open) for a, b in line_spans]
+        spans += line_spans
     return spans
+
+
+def _before_open(text: str, a: int, b: int, left_open: int) -> tuple[int, int]:
+    """Span [a, b) cut before the bracket opened at `left_open` and never closed, when that falls inside it
+    and leaves some words before it."""
+    if not a < left_open < b:
+        return a, b
+    cut = len(text[a:left_open].rstrip(" \t,;:-–—")) + a
+    return (a, cut) if cut - a >= 10 else (a, b)
 
 
 def _split_long_line(text: str, ln: Line, limit: int) -> list[Line]:
@@ -73,7 +112,7 @@ def _split_long_line(text: str, ln: Line, limit: int) -> list[Line]:
     pieces: list[Line] = []
     cur_start: int | None = None
     cur_end = 0
-    for s, e in _sentence_spans(text, ln.start, ln.end):
+    for s, e in _sentence_spans(text, ln.start, ln.end, whole=True):
         while e - s > limit:  # a single sentence longer than the cap: cut at a space
             cut = text.rfind(" ", s, s + limit)
             cut = cut if cut > s else s + limit

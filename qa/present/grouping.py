@@ -10,9 +10,15 @@ import numpy as np
 from qa.index.load import LoadedIndex
 from qa.present.citation import page_markers, pages_label, reference
 from qa.records import AlsoIn, Hit
+from qa.retrieve.answertype import states
 from qa.retrieve.candidates import Candidate
 from qa.retrieve.facts import IndexFacts
 from qa.settings import Settings
+
+# Added to the match of a sentence that states the kind of answer the question asks for ("how long": "12 to
+# 16 weekly sessions"): MiniLM rates a sentence about the question's notion ("this duration arose as a
+# compromise") above the one giving the value.
+STATES_ANSWER_BONUS = 0.2
 
 
 class Grouper:
@@ -24,15 +30,28 @@ class Grouper:
         pdfs = {sid for sid, s in index.sources.items() if s.meta.get("extractor", "").startswith("pypdf")}
         self.pages = {sid: page_markers([(p.start, p.text) for p in index.passages if p.source_id == sid])
                       for sid in pdfs}
+        self._states: dict[tuple[str, int], bool] = {}
 
-    def best_sentence(self, i: int, qvec: np.ndarray, qstems: set[str]) -> tuple[int, float]:
-        """Row (into sentence_vectors) of the sentence of passage i that best matches the question."""
+    def states_answer(self, kind: str, row: int, i: int) -> bool:
+        """Does sentence `row` (of passage i) state an answer of `kind`? Cached per (kind, row)."""
+        key = (kind, row)
+        if key not in self._states:
+            p = self.index.passages[i]
+            a, b = p.sentences[row - int(self.index.sentence_offsets[i])]
+            self._states[key] = states(kind, p.text[a - p.start:b - p.start])
+        return self._states[key]
+
+    def best_sentence(self, i: int, qvec: np.ndarray, qstems: set[str], kind: str | None = None) -> tuple[int, float]:
+        """Row (into sentence_vectors) of the sentence of passage i that best matches the question; `kind`:
+        the kind of answer it asks for (qa/retrieve/answertype.py), None for none."""
         lo, hi = int(self.index.sentence_offsets[i]), int(self.index.sentence_offsets[i + 1])
         sims = self.index.sentence_vectors[lo:hi] @ qvec
-        if qstems:
-            for j in range(hi - lo):
+        for j in range(hi - lo):
+            if qstems:
                 overlap = len(qstems & self.facts.sentence_stems(lo + j)) / len(qstems)
                 sims[j] += 0.3 * overlap  # shared key words break near-ties between similar sentences
+            if kind and self.states_answer(kind, lo + j, i):
+                sims[j] += STATES_ANSWER_BONUS
         j = int(np.argmax(sims))
         return lo + j, float(sims[j])
 
@@ -62,16 +81,16 @@ class Grouper:
                     highlight={"start": a, "end": b})
 
     def hits(self, cands: list[Candidate], qvec: np.ndarray, qstems: set[str], k: int,
-             label: Callable[[float], str]) -> list[Hit]:
-        """The first k cards of `cands`, each with its highlight, label (`label(fused score)`) and the twins
-        found in other sources."""
+             label: Callable[[float], str], kind: str | None = None) -> list[Hit]:
+        """The first k cards of `cands`, each with its highlight (the sentence that best answers; `kind`: the
+        kind of answer asked for), label (`label(fused score)`) and the twins found in other sources."""
         hits: list[Hit] = []
         kept_rows: list[int] = []
         # Twins of the shown passages rank close to them: looking a few ranks past k finds them. The one
         # shown is the higher ranked, i.e. the one that best answers (its rank counts the kind of answer
         # asked for, so "one-hour weekly sessions" is shown for "how long is each session").
         for c in cands[: 4 * k]:
-            row, _ = self.best_sentence(c.index, qvec, qstems)
+            row, _ = self.best_sentence(c.index, qvec, qstems, kind)
             fields = self.hit_fields(c.index, row)
             # Same statement in another source already shown? Then list it under that passage instead.
             twin = next((h for h, r in zip(hits, kept_rows, strict=True)
@@ -86,7 +105,7 @@ class Grouper:
             pages = pages_label(self.pages.get(src.id, []), fields["start"], fields["end"])
             cite = reference(src.title, src.url, src.meta, fields["text"], fields["line_start"], fields["line_end"],
                              pages)
-            hits.append(Hit(rank=len(hits) + 1, score=round(c.fused, 4), similarity=round(c.dense, 4),
+            hits.append(Hit(rank=len(hits) + 1, score=round(c.score, 4), similarity=round(c.dense, 4),
                             label=label(c.fused), url=src.url, citation=cite, **fields))
             kept_rows.append(row)
         return hits

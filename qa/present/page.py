@@ -203,7 +203,8 @@ def card_html(hit: Hit) -> str:
     label = relevance_label(hit)
     rows = [("File", f"{hit.path}, {lines_label(hit.line_start, hit.line_end)}"),
             ("Characters", f"{int(hit.start)}–{int(hit.end)}"),
-            ("Score", f"{hit.score:.2f} (fused, 1.00 is the best possible)"),
+            ("Score", f"{hit.score:.2f} of 1 (1: first by keywords and by meaning, holding any kind of answer "
+                      "asked for)"),
             ("Similarity", f"{hit.similarity:.2f} (cosine, question and passage)")]
     return (
         f'<article class="ipt-card" data-rank="{int(hit.rank)}">'

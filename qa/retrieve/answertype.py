@@ -92,3 +92,21 @@ def holds(kind: str, text: str) -> bool:
         # A duration or frequency is a count too ("12 to 16 sessions", "once a week").
         return bool(_PASSAGE[COUNT].search(text) or _PASSAGE[DURATION].search(text))
     return bool(_PASSAGE[kind].search(text))
+
+
+# A duration as a value, as a sentence gives it: a number and its unit, with up to two words between ("12 to
+# 16 weekly sessions", "12 to 16 one-hour weekly sessions"), or a term for it ("short-term", "brief"). Not the
+# words that only name it ("this duration arose as a compromise", "a strict time limit"): they make a passage
+# likelier to answer, but a sentence holding only them does not state the answer.
+_DURATION_VALUE = re.compile(rf"\b(?:\d+|{_NUMBER_WORDS})(?:\s*(?:-|–|to)\s*\d+)?(?:[- ][\w-]+){{0,2}}?[- ]"
+                             rf"{_UNITS}\b|\b(?:short|long)[- ]term\b|\btime[- ]limited\b|\bbrief\b", re.I)
+
+
+def states(kind: str, sentence: str) -> bool:
+    """Does `sentence` state an answer of `kind` (a value: "12 to 16 weekly sessions", "Klerman and
+    Weissman"), rather than only name it? For choosing the sentence to highlight."""
+    if kind == DURATION:
+        return bool(_DURATION_VALUE.search(sentence))
+    if kind == COUNT:
+        return bool(_DURATION_VALUE.search(sentence) or _PASSAGE[COUNT].search(sentence.replace("number of", "")))
+    return holds(kind, sentence)

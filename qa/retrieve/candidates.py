@@ -19,9 +19,10 @@ from qa.settings import ANN_THRESHOLD, Settings
 @dataclass
 class Candidate:
     index: int  # passage number
-    fused: float
+    fused: float  # the score that orders the candidates (fusion plus ranking features); labels are read from it
     dense: float
     bm25: float
+    score: float  # what a reader is shown: `fused` over the best it can reach for the question, in [0, 1]
 
 
 class Retriever:
@@ -126,4 +127,8 @@ class Retriever:
         fused = self.features.adjust(question, fused)
         # Page furniture the question does not ask for goes after every content passage, keeping its order.
         order = sorted(ranked(fused), key=lambda kv: self.features.unasked_furniture(question, terms, kv[0]))
-        return [Candidate(i, f, float(dense_p[i]), float(bm25[i])) for i, f in order], signals
+        # Fusion gives at most 1.0 (first in every retriever) and the features add at most their bonus; a
+        # negative cosine (dense mode) shows as 0.
+        best = self.features.best_possible(question)
+        return [Candidate(i, f, float(dense_p[i]), float(bm25[i]), min(1.0, max(0.0, f / best)))
+                for i, f in order], signals

@@ -40,6 +40,12 @@ class RankFeatures:
         own = set(terms) & self.facts.stems[i]
         return not (own - self.facts.content_stems)
 
+    def best_possible(self, question: str) -> float:
+        """The highest adjusted score any passage can reach for `question`: 1.0 (first in every retriever)
+        plus `answer_type_bonus` when the question asks for a kind of answer. The score shown is the adjusted
+        score over this, in [0, 1], with the order and the ratios of the adjusted score."""
+        return 1.0 + (self.settings.answer_type_bonus if kind_of(question) else 0.0)
+
     def adjust(self, question: str, fused: dict[int, float]) -> dict[int, float]:
         """Fused scores adjusted by what the question asks for: passages holding the kind of answer asked for
         rise by `answer_type_bonus`."""

@@ -360,6 +360,71 @@ def test_initials_and_abbreviations_do_not_end_a_sentence(tmp_path):
     ]
 
 
+def unclosed_bracket(sentence: str) -> bool:
+    """Does `sentence` end inside a parenthesis or bracket it opened?"""
+    stack: list[str] = []
+    for ch in sentence:
+        if ch in "([":
+            stack.append(ch)
+        elif ch in ")]" and stack and stack[-1] == {")": "(", "]": "["}[ch]:
+            stack.pop()
+    return bool(stack)
+
+
+def sentences_of(tmp_path: Path, paragraph: str) -> list[str]:
+    src = make_source(tmp_path, f"Heading\n\n{paragraph}\n")
+    (p,) = segment(src)
+    return [src.text[a:b] for a, b in p.sentences]
+
+
+@pytest.mark.parametrize("paragraph,want", [
+    # A full stop inside a parenthesis or bracket does not end the sentence around it.
+    ("IPT was tested widely (see Weissman et al. 2000. Markowitz 1998) and it works. It is brief.",
+     ["IPT was tested widely (see Weissman et al. 2000. Markowitz 1998) and it works.", "It is brief."]),
+    ("It helps with grief [Note. Not with everything.] It is brief.",
+     ["It helps with grief [Note. Not with everything.]", "It is brief."]),
+    ("It is a talking therapy. (It was first tested in 1984. Trials followed.) It is brief.",
+     ["It is a talking therapy.", "(It was first tested in 1984. Trials followed.)", "It is brief."]),
+    # Nor does the full stop of a common abbreviation.
+    ("It takes approx. 12 weeks. It is brief.", ["It takes approx. 12 weeks.", "It is brief."]),
+    ("IPT vs. CBT was compared. Both helped.", ["IPT vs. CBT was compared.", "Both helped."]),
+    ("Klerman et al. Wrote the manual in 1984. It is used.",
+     ["Klerman et al. Wrote the manual in 1984.", "It is used."]),
+    ("Some goals, i.e. Better sleep, come first. E.g. Grief is one area. It is brief.",
+     ["Some goals, i.e. Better sleep, come first.", "E.g. Grief is one area.", "It is brief."]),
+    ("Ask Dr. Park. Prof. Weissman agrees.", ["Ask Dr. Park.", "Prof. Weissman agrees."]),
+    # A sentence that the source leaves inside an open parenthesis (a page cut mid-citation) is highlighted
+    # up to where the parenthesis opens, not as a fragment ending in "(Weissman et al.".
+    ("It was developed for the treatment of depression (Weissman et al.",
+     ["It was developed for the treatment of depression"]),
+    ("IPT is brief. It was developed for depression (Weissman et al. 2000",
+     ["IPT is brief.", "It was developed for depression"]),
+])
+def test_a_sentence_never_ends_inside_brackets_or_after_an_abbreviation(tmp_path, paragraph, want):
+    got = sentences_of(tmp_path, paragraph)
+    assert got == want
+    assert not any(unclosed_bracket(x) for x in got)
+
+
+def test_a_long_paragraph_cut_mid_parenthesis_loses_no_text(tmp_path):
+    """Passages still cover the whole paragraph: only the highlightable sentence stops before the open
+    parenthesis, the quoted passage keeps it."""
+    paragraph = ("IPT is a structured therapy for depression with a clear focus. " * 40
+                 + "It was developed by Klerman and Weissman (Weissman et al.")
+    src = make_source(tmp_path, f"Heading\n\n{paragraph}\n")
+    passages = segment(src)
+    check_invariants(src, passages)
+    assert passages[-1].text.endswith("(Weissman et al.")
+    assert src.text[slice(*passages[-1].sentences[-1])] == "It was developed by Klerman and Weissman"
+
+
+def test_no_sentence_of_the_real_corpus_ends_inside_brackets(segmented):
+    for source in SOURCES:
+        for p in segmented[source.id]:
+            for a, b in p.sentences:
+                assert not unclosed_bracket(source.text[a:b]), (p.id, source.text[a:b])
+
+
 def test_unusual_characters_keep_offsets_exact(tmp_path):
     text = ("Intro\u2028with a line separator\n\n\tTabbed heading\n\nText with a form feed\x0c here. "
             "And a next-line\x85char. Emoji 🙂 and right-to-left \u202eטקסט\u202c text.\n\n"

@@ -134,6 +134,11 @@ def test_card_folds_file_offsets_and_scores_behind_details():
     assert "title=" not in markup  # no score in a tooltip either
 
 
+def test_details_say_what_the_score_is_out_of():
+    details = page.card_html(_hit("x", score=0.9)).split('<details class="ipt-details">')[1]
+    assert "<dt>Score</dt><dd>0.90 of 1 (1: first by keywords and by meaning" in details
+
+
 @pytest.mark.parametrize("similarity,label", [(0.7, "strong match"), (0.45, "good match"), (0.2, "partial match")])
 def test_relevance_label_is_words(similarity, label):
     assert f">{label}<" in page.card_html(_hit("x", similarity=similarity))

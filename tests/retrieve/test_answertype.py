@@ -15,6 +15,7 @@ from qa.retrieve.answertype import (
     SESSION_LENGTH,
     holds,
     kind_of,
+    states,
 )
 
 
@@ -58,6 +59,29 @@ def test_holds(kind, text, held):
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("kind, sentence, stated", [
+    # A value states a duration, with words between the number and its unit or not ...
+    (DURATION, "IPT has a strict time limit, ranging for acute treatment from 12 to 16 weekly sessions .", True),
+    (DURATION, "It typically consists of 12 to 16 one-hour weekly sessions.", True),
+    (DURATION, "IPT is a time-limited therapy, typically lasting 12-16 weeks.", True),
+    (DURATION, "IPT is a short-term treatment.", True),
+    # ... the words that only name it do not (they still count for the passage: `holds`).
+    (DURATION, "Although this duration arose as a compromise, it has proved an adequate length.", False),
+    (DURATION, "IPT has a strict time limit.", False),
+    (COUNT, "IPT is typically administered over 12-16 sessions.", True),
+    (COUNT, "The number of sessions is agreed at the start.", False),
+    (PERSON, "Gerald L. Klerman and Myrna M. Weissman created IPT.", True),
+    (PERSON, "He has written several publications on nutrition and fitness.", False),
+])
+def test_states(kind, sentence, stated):
+    assert states(kind, sentence) is stated
+
+
+def test_naming_the_notion_is_held_by_a_passage_but_not_stated_by_a_sentence():
+    sentence = "Although this duration arose as a compromise, it has proved an adequate length."
+    assert holds(DURATION, sentence) and not states(DURATION, sentence)
+
+
 def test_the_passage_that_gives_the_kind_of_answer_is_the_one_shown(real_searcher):
     """Several sources give the number of sessions; only one says each lasts an hour. For the length of a
     session that one is shown, not folded under a twin as "also stated in"."""

@@ -175,7 +175,8 @@ def test_gold_rankings_and_answers_identical_to_the_reference(real_searcher):
                 h.pop("score"), h.pop("similarity")
             d.pop("signals", None)
         assert da == db, a.question
-        assert [h.score for h in a.passages] == pytest.approx([h.score for h in b.passages], abs=1e-4)
+        # Scores within 1e-5 (the candidates' tolerance above) can round to 4 decimals one unit apart.
+        assert [h.score for h in a.passages] == pytest.approx([h.score for h in b.passages], abs=1.5e-4)
 
 
 # --- past the ANN threshold: HNSW ------------------------------------------------------------------------
