@@ -17,21 +17,30 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLD_PATH = ROOT / "eval" / "gold.jsonl"
 CORPUS = ROOT / "corpus"
 
-# Figures measured on 2026-12-01 with
-#   ipt-qa eval --json --report -      (fresh index of corpus/, real MiniLM model, qa/abstain_model.json)
+# Figures measured on 2026-12-03 with
+#   ipt-qa eval --json      (fresh index of corpus/, real MiniLM model, qa/judge/abstain_model.json)
+# after issue 20's one rule (answered / may-not-answer / refused) and the gate for questions with nothing to
+# search for. Refusal alone is lower than before (test 0.571 -> 0.500, test2 0.450 -> 0.300): uncertain
+# questions are now shown under a "may not answer" note rather than refused or shown as good matches; what a
+# learner must not meet, an unanswerable question with a strong or good first card, is held below.
 # test (63 answerable that mostly name IPT, 14 off-topic/near-miss):
-#   hybrid: MRR@10 0.777, Recall@5 0.905, off-topic abstained 0.571, answerable abstained 0.032
-#   bm25:   MRR@10 0.686;  dense: MRR@10 0.597
+#   hybrid: MRR@10 0.782, Recall@5 0.921, off-topic refused 0.500, answerable refused 0.000
+#   bm25:   MRR@10 0.685;  dense: MRR@10 0.597
 # test2 (85 answerable that leave the topic implicit, 20 off-topic/near-miss; written blind, never tuned on):
-#   hybrid: Recall@1 0.624, Recall@5 0.835, MRR@10 0.719, answerable abstained 0.094, off-topic abstained 0.450
-# Each floor is about 0.03 below (above, for the wrongly-abstained share) the figure measured.
-FLOOR_MRR = 0.74
-FLOOR_R5 = 0.87
-FLOOR_ABSTAIN = 0.54
-FLOOR_WRONG = 0.05  # at most 3 of the 63 answerable test questions refused (2 measured; target <= 2%)
-FLOOR_IMPLICIT = {"Recall@1": 0.59, "Recall@5": 0.80, "mrr@10": 0.69}
-FLOOR_IMPLICIT_WRONG = 0.13  # 0.094 measured: 8 of 85 refused (target 0, not reached; see docs/answer-quality.md)
-FLOOR_IMPLICIT_ABSTAIN = 0.40
+#   hybrid: Recall@1 0.647, Recall@5 0.894, MRR@10 0.753, answerable refused 0.035, off-topic refused 0.300
+# unanswerable shown with a strong or good first card: test 0.000, test2 0.000, test3 0.025 (1 of 40);
+# refused or shown as "may not answer": test 1.000, test2 1.000, test3 0.975.
+# Each floor is about 0.03 below (above, for the wrongly-refused shares) the figure measured.
+FLOOR_MRR = 0.75
+FLOOR_R5 = 0.89
+FLOOR_ABSTAIN = 0.45
+FLOOR_WRONG = 0.05  # at most 3 of the 63 answerable test questions refused (0 measured; target <= 1%)
+FLOOR_IMPLICIT = {"Recall@1": 0.61, "Recall@5": 0.86, "mrr@10": 0.72}
+FLOOR_IMPLICIT_WRONG = 0.07  # 0.035 measured: 3 of 85 refused (target <= 1%, not reached)
+FLOOR_IMPLICIT_ABSTAIN = 0.25
+FLOOR_UNANSWERABLE_ANSWERED = 0.05  # per held-out split (target <= 2%: test3 is at 2.5%, one question)
+FLOOR_UNANSWERABLE_REFUSED_OR_WEAK = 0.95  # per held-out split (target >= 95%)
+FLOOR_ANSWERABLE_REFUSED_TEST3 = 0.09  # 1 of 24 measured; one question is 0.042 there
 
 GOLD = load_gold(GOLD_PATH)
 SOURCES = load_corpus(CORPUS)
@@ -88,6 +97,21 @@ def test_implicit_topic_questions_are_seldom_refused_and_off_topic_ones_are(resu
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("split", ["test", "test2", "test3"])
+def test_unanswerable_questions_are_not_shown_as_answered(results, split):
+    f = results["modes"]["hybrid"][split]
+    assert f["unans_answered"] <= FLOOR_UNANSWERABLE_ANSWERED
+    assert f["unans_refused"] + f["unans_may-not-answer"] >= FLOOR_UNANSWERABLE_REFUSED_OR_WEAK
+
+
+@pytest.mark.model
+def test_the_blind_split_refuses_few_answerable_questions_and_every_nonsense_one(results):
+    f = results["modes"]["hybrid"]
+    assert f["test3"]["ans_refused"] <= FLOOR_ANSWERABLE_REFUSED_TEST3
+    assert f["test3:nonsense"]["unans_refused"] == 1.0 and f["test3:other-language"]["unans_refused"] == 1.0
+
+
+@pytest.mark.model
 def test_labels_order_like_the_cards_and_strong_is_mostly_right(results):
     rank = {"strong": 0, "good": 1, "partial": 2}
     for per_q in results["questions"]["hybrid"].values():
@@ -116,7 +140,7 @@ def test_every_source_has_questions():
 
 
 def test_both_splits_have_answerable_and_off_topic_questions():
-    for split in ("dev", "test", "test2"):
+    for split in ("dev", "test", "test2", "test3"):
         qs = [q for q in GOLD if q.split == split]
         assert any(q.answerable for q in qs) and any(not q.answerable for q in qs), split
 
