@@ -9,6 +9,7 @@ from pathlib import Path
 
 from qa.errors import GoldError
 from qa.evaluate.beir import corpus_passages, export_beir
+from qa.evaluate.figures import write_figures
 from qa.evaluate.gold import HELD_OUT, SPLITS, load_gold
 from qa.evaluate.goldcheck import broken_rows, gold_warnings
 from qa.evaluate.report import INTERVAL_NOTE, comparison_table, table, write_report
@@ -141,6 +142,8 @@ def run_eval_command(args) -> int:
         if cmp:
             extra = baseline_lines(cmp)
         write_report(results, questions, texts, Path(report), gold_path, skipped=skipped, extra=extra)
+        if Path(report).name == "report.md" and set(modes) == set(MODES):  # a whole run: README's figures
+            write_figures(Path(report).with_name("figures.json"), results["modes"])
         if not args.json:
             print(f"\nreport written to {report}")
     return status
