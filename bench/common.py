@@ -41,11 +41,13 @@ def timed(fn, *args, **kw) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
-def interleaved(fns: list, items: list) -> list[list[float]]:
+def interleaved(fns: list, items: list, before=None) -> list[list[float]]:
     """Times (ms) of each fn(x) for every item, the fns called in rotating order per item (so that a change of
-    the machine's load hits all of them alike). Returns one list per fn."""
+    the machine's load hits all of them alike); `before(x)`, untimed, ahead of each item. One list per fn."""
     out: list[list[float]] = [[] for _ in fns]
     for i, x in enumerate(items):
+        if before is not None:
+            before(x)
         for j in [*range(i % len(fns), len(fns)), *range(i % len(fns))]:
             t, _ = timed(fns[j], x)
             out[j].append(t * 1e3)
