@@ -57,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from qa.search import Searcher
-    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
+    from qa.serve.service import open_searcher
 
     from .common import gold_questions
 
-    base = open_searcher(args.index or DEFAULT_INDEX, args.corpus or DEFAULT_CORPUS, rebuild="never")
+    base = open_searcher(args.index, args.corpus, rebuild="never")
     searcher = base if args.cached else Searcher(base.index, base.embedder, base.settings, cache_size=0)
     qs = gold_questions()
     if args.cached:

@@ -49,7 +49,7 @@ def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, roun
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         report.note(SECTION, "skipped: nginx is not installed (apt-get install -y nginx)")
         return {}
-    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX
+    from qa.paths import default_corpus, default_index
 
     replicas = _replicas_module()
     work = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
@@ -57,7 +57,7 @@ def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, roun
 
     def supervisor(name: str, ports: list[int]):
         args = argparse.Namespace(n=len(ports), port=free_port(), first_port=ports[0], run_dir=str(work / name),
-                                  index=Path(DEFAULT_INDEX).resolve(), corpus=Path(DEFAULT_CORPUS).resolve(),
+                                  index=default_index().resolve(), corpus=default_corpus().resolve(),
                                   interval=1.0)
         sup = replicas.Supervisor(args)
         sup.ports = list(ports)
@@ -122,10 +122,10 @@ def _health_cost(report: Report, searcher, port: int) -> None:
     file, and over HTTP against /healthz, which checks nothing."""
     import httpx
 
+    from qa.paths import default_corpus
     from qa.serve.backend import LocalBackend
-    from qa.serve.service import DEFAULT_CORPUS
 
-    backend = LocalBackend(searcher, DEFAULT_CORPUS)
+    backend = LocalBackend(searcher, default_corpus())
     backend.readiness()
     cached, full = [], []
     for _ in range(50):

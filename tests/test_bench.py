@@ -35,6 +35,24 @@ def test_the_load_clients_do_not_import_the_web_section():
     assert out.stdout.strip() == "['bench.common', 'bench.load']"
 
 
+
+def test_every_name_the_bench_imports_from_qa_exists():
+    # The sections import qa lazily, inside functions, so a layout change broke them only when they ran: the
+    # replicas section (and query_profile) asked qa.serve.service for DEFAULT_CORPUS after it had moved.
+    import ast
+    import importlib
+
+    missing = []
+    for path in sorted(BENCH.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] in (
+                    "qa", "app"):
+                module = importlib.import_module(node.module)
+                is_package = hasattr(module, "__path__")
+                missing += [f"{path.name}: {node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)
+                            and not (is_package and importlib.util.find_spec(f"{node.module}.{a.name}"))]
+    assert missing == []
+
 @pytest.fixture
 def served_tiny(tiny_searcher, tiny_corpus):
     from bench.web import start_app
