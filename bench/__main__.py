@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
                                  epilog=__doc__[__doc__.index("Sections"):])
     ap.add_argument("--only", type=parse_only, default=parse_only(DEFAULT),
                     help=f"sections to run, e.g. 1,3 or all (default: {DEFAULT})")
-    ap.add_argument("--rounds", type=int, default=2, help="rounds over the gold questions in sections 1 and 2")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds over the gold questions in sections 1 and 2")
     ap.add_argument("--build-repeats", type=int, default=3, help="full and incremental builds each (section 3)")
     ap.add_argument("--startup-repeats", type=int, default=3, help="fresh processes of each kind (section 4)")
     ap.add_argument("--clients", type=int, default=32, help="concurrent clients (sections 5 and 6)")
