@@ -61,7 +61,7 @@ QUEUE_SIZE = 64
 # this page, holding no gr.State, does not notice. Measured: about 45 KB each, so at most ~45 MB.
 SESSION_CAPACITY = 1000
 # /ask: up to this many questions at once, embedded together (qa/batcher.py; 1 = each on its own). Measured
-# with 32 concurrent gradio_clients in `python -m bench --only 2` (bench/RESULTS.md, Performance II).
+# with 32 concurrent gradio_clients (bench/RESULTS.md, Performance II); `python -m bench --only 2` measures it.
 ASK_BATCH = 16
 GENERIC_ERROR = ("Something went wrong while answering. Please try again; if it keeps happening, tell the "
                  "maintainers.")

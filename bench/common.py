@@ -41,6 +41,37 @@ def timed(fn, *args, **kw) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
+def interleaved(fns: list, items: list, before=None) -> list[list[float]]:
+    """Times (ms) of each fn(x) for every item, the fns called in rotating order per item (so that a change of
+    the machine's load hits all of them alike); `before(x)`, untimed, ahead of each item. One list per fn."""
+    out: list[list[float]] = [[] for _ in fns]
+    for i, x in enumerate(items):
+        if before is not None:
+            before(x)
+        for j in [*range(i % len(fns), len(fns)), *range(i % len(fns))]:
+            t, _ = timed(fns[j], x)
+            out[j].append(t * 1e3)
+    return out
+
+
+def ratios(values: list[float], baseline: list[float]) -> list[float]:
+    """Per-pair ratios of two series timed back to back."""
+    return [a / b for a, b in zip(values, baseline, strict=True)]
+
+
+def uncached_searcher(searcher):
+    """A Searcher on the same index and embedder that never answers from its question cache.
+
+    `cache_size=0` empties the cache at the end of every `encode` (checked here)."""
+    from qa.search import Searcher
+
+    s0 = Searcher(searcher.index, searcher.embedder, searcher.settings, cache_size=0)
+    s0.ask("Who created IPT?")
+    if len(s0.query.cache):
+        raise RuntimeError("Searcher(cache_size=0) kept a question in its cache")
+    return s0
+
+
 @dataclass
 class Figure:
     """One measured quantity next to its baseline from the same run.
@@ -169,20 +200,14 @@ class Report:
 
 def machine_info() -> dict:
     cpu = ""
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    for line in _lines("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
     mem_kib = 0
-    try:
-        for line in open("/proc/meminfo", encoding="utf-8"):
-            if line.startswith("MemTotal:"):
-                mem_kib = int(line.split()[1])
-    except OSError:
-        pass
+    for line in _lines("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
     try:
         import torch
 
@@ -194,23 +219,27 @@ def machine_info() -> dict:
             "loadavg_at_start": loadavg()}
 
 
-def loadavg() -> str:
+def _lines(path: str) -> list[str]:
+    """The lines of a /proc file, or none where there is no /proc."""
     try:
-        return " ".join(open("/proc/loadavg", encoding="utf-8").read().split()[:3])
+        with open(path, encoding="utf-8") as f:
+            return f.readlines()
     except OSError:
-        return "?"
+        return []
+
+
+def loadavg() -> str:
+    lines = _lines("/proc/loadavg")
+    return " ".join(lines[0].split()[:3]) if lines else "?"
 
 
 def proc_status(pid: int | str = "self") -> dict[str, int]:
     """VmRSS, VmHWM (peak RSS), RssAnon, RssFile of a process, in KiB, from /proc/PID/status."""
     out = {}
-    try:
-        for line in open(f"/proc/{pid}/status", encoding="utf-8"):
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
-                out[key] = int(rest.split()[0])
-    except OSError:
-        pass
+    for line in _lines(f"/proc/{pid}/status"):
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
+            out[key] = int(rest.split()[0])
     return out
 
 

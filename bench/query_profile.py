@@ -12,6 +12,8 @@ import cProfile
 import pstats
 import sys
 
+from .common import ROOT
+
 
 def profile_asks(searcher, questions: list[str], rounds: int = 3) -> pstats.Stats:
     for q in questions[:10]:
@@ -28,10 +30,10 @@ def profile_asks(searcher, questions: list[str], rounds: int = 3) -> pstats.Stat
 def summary(stats: pstats.Stats, n_queries: int, top: int = 15) -> str:
     """Top functions by own time and by cumulative time, in ms per query."""
     rows = []
-    for (file, line, fn), (cc, nc, tt, ct, _) in stats.stats.items():
+    for (file, line, fn), (_, nc, tt, ct, _) in stats.stats.items():
         short = file.split("site-packages/")[-1].replace(str(sys.prefix), "")
-        if "/work/main/" in short:
-            short = short.split("/work/main/")[-1]
+        if f"{ROOT}/" in short:
+            short = short.split(f"{ROOT}/")[-1]
         rows.append((f"{short}:{line}({fn})", nc / n_queries, tt * 1e3 / n_queries, ct * 1e3 / n_queries))
     total = sum(r[2] for r in rows)
     out = [f"total {total:.2f} ms per query under cProfile ({n_queries} queries)", "",
@@ -55,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from qa.search import Searcher
-    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX, open_searcher
+    from qa.serve.service import open_searcher
 
     from .common import gold_questions
 
-    base = open_searcher(args.index or DEFAULT_INDEX, args.corpus or DEFAULT_CORPUS, rebuild="never")
+    base = open_searcher(args.index, args.corpus, rebuild="never")
     searcher = base if args.cached else Searcher(base.index, base.embedder, base.settings, cache_size=0)
     qs = gold_questions()
     if args.cached:

@@ -1,11 +1,12 @@
-"""7. Replicas behind nginx: /ask and /api/v1/ask throughput at 32 clients through nginx with 1 and with 2
+"""6. Replicas behind nginx: /ask and /api/v1/ask throughput at 32 clients through nginx with 1 and with 2
 replicas, against the same clients talking straight to one replica, in the same run; p95 latency; what the
 health checks cost.
 
 Two `ipt-qa serve` processes (the real page, the project's index, each with its own model) and two nginx
 instances from deploy/nginx.conf, started by deploy/replicas.py's own code: one nginx in front of replica 1,
-one in front of replicas 1 and 2. Each load run is a child process (bench/replicas_load.py) whose 32
-threads bind 32 loopback addresses, so that the page's per-address affinity spreads them. Rounds rotate the
+one in front of replicas 1 and 2. Each load run is a child process (bench/load.py, `--spread`) whose 32
+threads bind 32 loopback addresses, so that the page's per-address affinity spreads them, and whose questions
+are made unique (`--tag`), so that each request embeds, as a new learner's would. Rounds rotate the
 order of the three set-ups, so that drift in the machine's load does not favour one.
 """
 
@@ -13,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import re
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from .common import ROOT, Figure, Report, free_port, mib, percentile, proc_status, quiet_env
+from .common import ROOT, Figure, Report, free_port, mib, percentile, proc_status
+from .load import run_child
 
-SECTION = "7"
+SECTION = "6"
 
 
 def _replicas_module():
@@ -32,14 +31,6 @@ def _replicas_module():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def _load(url: str, n_clients: int, per_client: int, mode: str, tag: str) -> dict:
-    cmd = [sys.executable, "-m", "bench.replicas_load", url, str(n_clients), str(per_client), mode, tag]
-    out = subprocess.run(cmd, cwd=ROOT, env=quiet_env(), capture_output=True, text=True, timeout=900)
-    if out.returncode:
-        raise RuntimeError(f"bench.replicas_load failed: {out.stderr[-800:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _split(run_dir: Path, uri: str) -> dict[str, int]:
@@ -58,7 +49,7 @@ def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, roun
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         report.note(SECTION, "skipped: nginx is not installed (apt-get install -y nginx)")
         return {}
-    from qa.serve.service import DEFAULT_CORPUS, DEFAULT_INDEX
+    from qa.paths import default_corpus, default_index
 
     replicas = _replicas_module()
     work = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
@@ -66,7 +57,7 @@ def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, roun
 
     def supervisor(name: str, ports: list[int]):
         args = argparse.Namespace(n=len(ports), port=free_port(), first_port=ports[0], run_dir=str(work / name),
-                                  index=Path(DEFAULT_INDEX).resolve(), corpus=Path(DEFAULT_CORPUS).resolve(),
+                                  index=default_index().resolve(), corpus=default_corpus().resolve(),
                                   interval=1.0)
         sup = replicas.Supervisor(args)
         sup.ports = list(ports)
@@ -87,14 +78,14 @@ def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, roun
                   ("nginx + 1 replica", f"http://127.0.0.1:{one.args.port}"),
                   ("nginx + 2 replicas", f"http://127.0.0.1:{two.args.port}")]
         out: dict = {}
-        for mode, label in (("gradio", "/ask (Gradio HTTP API)"), ("json", "/api/v1/ask")):
+        for mode, label in (("http", "/ask (Gradio HTTP API)"), ("json", "/api/v1/ask")):
             rps = {name: [] for name, _ in setups}
             lat = {name: [] for name, _ in setups}
             errors = []
             for r in range(rounds):
                 order = setups[r % 3:] + setups[:r % 3]
                 for name, url in order:
-                    res = _load(url, n_clients, per_client, mode, f"{mode}{r}{name[:6]}")
+                    res = run_child(url, n_clients, per_client, via=mode, spread=True, tag=f"{mode}{r}{name[:6]}")
                     rps[name].append(res["rps"])
                     lat[name] += res["latencies_ms"]
                     errors += res["errors"]
@@ -131,10 +122,10 @@ def _health_cost(report: Report, searcher, port: int) -> None:
     file, and over HTTP against /healthz, which checks nothing."""
     import httpx
 
+    from qa.paths import default_corpus
     from qa.serve.backend import LocalBackend
-    from qa.serve.service import DEFAULT_CORPUS
 
-    backend = LocalBackend(searcher, DEFAULT_CORPUS)
+    backend = LocalBackend(searcher, default_corpus())
     backend.readiness()
     cached, full = [], []
     for _ in range(50):

@@ -34,7 +34,7 @@ def _key(text: str) -> str:
 class CachingEmbedder:
     """Same interface as qa.index.embed.MiniLMEmbedder (model_id, weights_sha256, dim, encode)."""
 
-    def __init__(self, inner, directory: Path | None = None):
+    def __init__(self, inner, directory: Path | None = None, autosave: int = 6400):
         self.inner = inner
         self.model_id = inner.model_id
         self.weights_sha256 = inner.weights_sha256
@@ -44,6 +44,7 @@ class CachingEmbedder:
         self._rows: dict[str, int] = {}
         self._chunks: list[np.ndarray] = []
         self._saved = 0
+        self.autosave = autosave  # save once this many new vectors are held, so an interrupted first run keeps them
         self.hits = 0
         self.misses = 0
         self.model_seconds = 0.0  # time spent inside the real model's encode (the rest of a build is not the model)
@@ -82,7 +83,11 @@ class CachingEmbedder:
             self.misses += len(todo)
             self.hits += len(texts) - len(todo)
             m = self._matrix()
-            return m[[self._rows[k] for k in keys]] if keys else np.zeros((0, self.dim), dtype=np.float32)
+            out = m[[self._rows[k] for k in keys]] if keys else np.zeros((0, self.dim), dtype=np.float32)
+            grown = len(self._rows) - self._saved
+        if self.autosave and grown >= self.autosave:
+            self.save()
+        return out
 
     def save(self) -> None:
         """Write the cache when it grew (atomically: a half-written cache is never read)."""
