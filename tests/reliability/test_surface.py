@@ -274,18 +274,21 @@ def test_index_files_load_without_pickle(tiny_corpus, tmp_path):
 # model weights
 
 
+@pytest.mark.model  # reads the bundled model package's weights
 def test_bundled_weights_are_the_expected_ones():
     from qa.ingest.corpus import file_sha256
 
     assert file_sha256(bundled_model_dir() / "model.safetensors") == MODEL_SHA256
 
 
+@pytest.mark.model  # reads the bundled model package's weights
 def test_wrong_expected_hash_is_refused_before_loading():
     with pytest.raises(ModelError, match="SHA-256") as err:
         MiniLMEmbedder(expected_sha256="0" * 64)
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.model  # reads the bundled model package's weights
 def test_flipped_byte_in_the_weights_is_refused(tmp_path):
     src, dst = bundled_model_dir(), tmp_path / "model"
     dst.mkdir()
