@@ -1,9 +1,10 @@
 """Plain HTTP routes beside the Gradio page, for load balancers and for any HTTP client:
 
     GET  /healthz      200 {"status": "ok"} while the process runs (liveness)
-    GET  /readyz       200 {"status": "ready", "build": ..., "passages": ..., "sources": ...} when the index
-                       is loaded and verified and the corpus is still the one indexed; otherwise 503 with
-                       {"status": "not ready", "reason": "<one line>"} (readiness: take the replica out)
+    GET  /readyz       200 {"status": "ready", "build": ..., "passages": ..., "sources": ...} when the build
+                       being served is verified and can quote its sources exactly (with "note": "<one line>"
+                       while edited sources wait for `ipt-qa build` and are left out of the search);
+                       otherwise 503 with {"status": "not ready", "reason": "<one line>"} (take it out)
     POST /api/v1/ask   body {"question": str, "k": int = 5, "sources": [str] | null = null}; answers with
                        the record one `ipt-qa ask --json` line holds (application/json)
 
@@ -21,8 +22,8 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from qa.errors import QAError
-from qa.serve.backend import LocalBackend, SearchBackend
+from qa.errors import IndexProblem, QAError
+from qa.serve.backend import LocalBackend, Readiness, SearchBackend
 from qa.serve.bodylimit import MAX_BODY_BYTES
 
 log = logging.getLogger("ipt-qa.serve.routes")
@@ -101,7 +102,11 @@ class Routes:
         return await _json(send, 200 if r.ready else 503, r.to_dict(), head=method == "HEAD")
 
     def _readiness(self):
-        r = self.backend.readiness()
+        try:
+            r = self.backend.readiness()
+        except Exception as e:  # noqa: BLE001 - a health check answers; it does not crash with a traceback
+            log.warning("readiness check failed: %s", type(e).__name__)
+            r = Readiness(False, f"the readiness check failed ({type(e).__name__}); see the replica's log")
         if r.ready != self._was_ready:  # a transition is worth one log line; a steady state is not
             if r.ready:
                 log.warning("ready: serving index build %s", r.build)
@@ -149,6 +154,8 @@ class Routes:
         try:
             loop = asyncio.get_running_loop()
             answer = await loop.run_in_executor(self._pool, self.backend.ask, question, k, "hybrid", sources)
+        except IndexProblem as e:  # e.g. the sources changed under the build and nothing can be quoted now
+            return await _json(send, 503, {"error": f"not ready: {e}"}, [(b"retry-after", b"5")])
         except QAError as e:
             # The library's own one-line messages; the fields were checked above, so it is about the question.
             return await _json(send, 422, {"error": str(e), "field": "question"})

@@ -52,8 +52,15 @@ def test_long_lived_searcher_refuses_then_follows_a_new_build(tiny_corpus, tmp_p
     assert searcher.ask(QUESTION).to_dict() == before
 
     _prepend(tiny_corpus / "alpha.txt", "A paragraph added while the searcher runs, moving every offset.")
+    # Edited, not yet rebuilt: the unchanged source still answers (issue 21: a deployment keeps serving),
+    # the edited one is left out with a warning naming it, so nothing quoted is stale.
+    during = searcher.ask(QUESTION).to_dict()
+    check_verbatim(during, tiny_corpus)
+    assert during["passages"] and {p["source_id"] for p in during["passages"]} == {"beta"}
+    assert any("alpha.txt (alpha) edited" in w and "alpha is left out" in w for w in during["warnings"])
+    # Only the edited source chosen: refused in one line, naming it and the command.
     with pytest.raises(IndexStale) as refused:
-        searcher.ask(QUESTION)
+        searcher.ask(QUESTION, sources=["alpha"])
     message = str(refused.value)
     assert "\n" not in message and "alpha.txt (alpha) edited" in message and "ipt-qa build" in message
 
