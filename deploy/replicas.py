@@ -9,7 +9,9 @@
 3. starts nginx with deploy/nginx.conf (listening on 127.0.0.1:PORT) and RUN_DIR/replicas.conf;
 4. polls every replica's /readyz each INTERVAL seconds: a replica that answers anything but 200 (or does not
    answer) is marked `down` in replicas.conf and nginx reloads; it comes back the same way once ready.
-   (nginx's own passive checks, max_fails, cover the seconds in between);
+   (nginx's own passive checks, max_fails, cover the seconds in between). A replica whose process exited
+   (kill -9, a crash) is reaped and started again at once, or after a back-off of up to 30 s when it keeps
+   dying within a minute of its start;
 5. on SIGHUP restarts the replicas one at a time: take one out, let its requests finish, restart it, wait
    until it is ready, put it back, then the next. This is how a rebuilt index (`ipt-qa build`) reaches
    every replica today; the live reload of the index inside a running replica will replace it;
@@ -84,20 +86,55 @@ class Supervisor:
         self.down: set[int] = set()  # as written in replicas.conf
         self.draining: set[int] = set()
         self.rolling = False
+        self.started: dict[int, float] = {}  # port -> monotonic time of its last start
+        self.retry_at: dict[int, float] = {}  # port -> when an exited replica is started again
+        self.backoff: dict[int, float] = {}
+        self.restarts = 0  # replicas started again after they exited (for tests and the log)
 
     # -- pieces -------------------------------------------------------------------------------------------
 
-    def start_replica(self, port: int) -> None:
+    def replica_command(self, port: int) -> list[str]:
         exe = shutil.which("ipt-qa")
         cmd = [exe] if exe else [sys.executable, "-m", "qa"]
-        cmd += ["serve", "--host", HOST, "--port", str(port), "--index", str(self.args.index),
+        return [*cmd, "serve", "--host", HOST, "--port", str(port), "--index", str(self.args.index),
                 "--corpus", str(self.args.corpus)]
-        log = open(self.run_dir / "logs" / f"replica-{port}.log", "ab")
+
+    def start_replica(self, port: int) -> None:
+        cmd = self.replica_command(port)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "DISABLE_TQDM": "1"}
         # Own session: Ctrl-C reaches this supervisor only, which then stops everything in order.
-        self.procs[port] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        with open(self.run_dir / "logs" / f"replica-{port}.log", "ab") as log:
+            self.procs[port] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, start_new_session=True)
+        self.started[port] = time.monotonic()
+        self.retry_at.pop(port, None)
+
+    def reap(self) -> None:
+        """Start again every replica whose process has exited. Before, a replica killed with -9 stayed
+        <defunct> and `down` for good, and the deployment served with one replica fewer until a restart."""
+        now = time.monotonic()
+        for p in self.ports:
+            proc = self.procs.get(p)
+            if p in self.draining or proc is None or proc.poll() is None:  # poll() also reaps the zombie
+                continue
+            if p not in self.retry_at:
+                quick = now - self.started.get(p, now) < 60
+                self.backoff[p] = min(30.0, self.backoff.get(p, 0.5) * 2) if quick else 0.0
+                self.retry_at[p] = now + self.backoff[p]
+                say(f"replica {HOST}:{p} exited (code {proc.returncode}); starting it again"
+                    + (f" in {self.backoff[p]:.0f} s" if self.backoff[p] else ""))
+            if now >= self.retry_at[p]:
+                self.start_replica(p)
+                self.restarts += 1
+                self.write_state()
+
+    def tick(self) -> None:
+        """One turn of the supervising loop: restart what exited, roll on SIGHUP, mark readiness in nginx."""
+        self.reap()
+        if self.rolling:
+            self.rolling = False
+            self.rolling_restart()
+        self.poll()
 
     def wait_ready(self, port: int, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
@@ -174,7 +211,10 @@ class Supervisor:
             try:
                 self.wait_ready(p)
             except RuntimeError as e:
-                say(f"{e}; stopping the rolling restart here, the other replicas keep serving")
+                # The replicas not yet restarted are left alone (still serving); this one is retried by reap().
+                serving = [q for q in self.ports if q != p and q not in self.down]
+                say(f"{e}; stopping the rolling restart here ({len(serving)} other replica(s) serving; this "
+                    "one is started again with a back-off)")
                 self.draining.discard(p)
                 self.write_state()
                 return
@@ -193,10 +233,9 @@ class Supervisor:
         check = subprocess.run([*base, "-t", "-q", "-g", "daemon off;"], capture_output=True, text=True)
         if check.returncode:
             raise RuntimeError(f"nginx rejects the configuration: {check.stderr.strip()}")
-        err = open(self.run_dir / "logs" / "nginx.stderr", "ab")
-        self.nginx = subprocess.Popen([*base, "-g", "daemon off;"], stdout=err, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        err.close()
+        with open(self.run_dir / "logs" / "nginx.stderr", "ab") as err:
+            self.nginx = subprocess.Popen([*base, "-g", "daemon off;"], stdout=err, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -244,10 +283,7 @@ class Supervisor:
                 f"{self.args.index}). Ctrl-C stops everything; after `ipt-qa build`, "
                 f"`kill -HUP {os.getpid()}` restarts the replicas one at a time.")
             while True:
-                if self.rolling:
-                    self.rolling = False
-                    self.rolling_restart()
-                self.poll()
+                self.tick()
                 time.sleep(self.args.interval)
         except KeyboardInterrupt:
             say("stopping nginx and the replicas ...")
