@@ -45,6 +45,7 @@ from qa.serve import routes as api_routes  # noqa: E402
 from qa.serve.apitypes import AskRecord, as_record  # noqa: E402
 from qa.serve.batcher import AskBatcher  # noqa: E402
 from qa.serve.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
+from qa.serve.quiet_inputs import quiet_input_errors  # noqa: E402
 from qa.serve.service import open_searcher  # noqa: E402
 
 log = logging.getLogger("ipt-qa.app")
@@ -204,6 +205,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         gr.api(ask, api_name="ask", concurrency_limit=ASK_BATCH if ASK_BATCH > 1 else "default")
         gr.api(echo, api_name="echo")
     _bound_every_route(demo)
+    quiet_input_errors(demo)  # a value refused by Gradio is never written to the log (it is a question)
     # /healthz, /readyz and /api/v1/ask (qa/routes.py), served beside the page by `launch`.
     api_routes.attach(demo, searcher, corpus_dir or default_corpus(), concurrency=CONCURRENCY,
                       queue_size=QUEUE_SIZE)
