@@ -4,16 +4,16 @@ Run it with `python app.py [--host 127.0.0.1] [--port 7860]` or `ipt-qa serve`.
 
 API (also listed under "Use via API" at the foot of the page), for `gradio_client.Client(url)`:
 
-    Client(url, download_files=False).predict(question, k, sources, api_name="/ask") -> dict
+    Client(url).predict(question, k, sources, api_name="/ask") -> dict
         question: str        the question, as typed
         k: int = 5           how many passages at most (1-50, as `ipt-qa ask -k`)
         sources: list[str] | None = None
                              source ids to search (see corpus/sources.toml); None or [] searches all
-        returns the record itself, the same object as one line of `ipt-qa ask --json` (shape:
-        docs/ask-record.schema.json; typed as qa.serve.apitypes.AskRecord, which view_api() shows).
-        download_files=False matters: gradio_client 2.x (protocol sse_v3) takes every dict in a result
-        that has a string "path" for a file to download, and every passage has a "path" (its source
-        file), so a default Client fails with "403 Forbidden .../file=corpus/...".
+        returns the record itself, the same object as one line of `ipt-qa ask --json` except that each
+        citation names its source file `file` where the CLI says `path` (same value, same place): gradio_client
+        2.x (protocol sse_v3) takes every dict in a result with a string "path" for a file to download, which
+        failed with "403 Forbidden .../file=corpus/..." (shape: docs/ask-record.schema.json, which allows
+        either name; typed as qa.serve.apitypes.AskRecord, which view_api() shows).
         A problem the caller can fix (an unknown source id, k out of range) comes back as an error with a
         one-line message.
 
