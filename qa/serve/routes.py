@@ -11,7 +11,8 @@
 They are an ASGI middleware in front of the Gradio app, so they never enter Gradio's queue: the health
 checks cost a few dozen stat calls (qa/backend.py), and /api/v1/ask has its own bound with the queue's
 numbers (`concurrency` answering at once, `queue_size` more waiting, then 429). Errors are JSON
-{"error": "<one line>"} (422 adds "field"): 400 not JSON, 405 wrong method, 413 body over 4 MiB,
+{"error": "<one line>"} (422 adds "field"): 400 not JSON (or nested too deeply), 405 wrong method, 408 a
+body that stalls (BODY_READ_TIMEOUT between pieces), 413 body over 4 MiB,
 422 a bad field, 429 too many waiting, 503 not ready, 500 anything else (logged without the question).
 """
 
@@ -24,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from qa.errors import IndexProblem, QAError
 from qa.serve.backend import LocalBackend, Readiness, SearchBackend
-from qa.serve.bodylimit import MAX_BODY_BYTES
+from qa.serve.bodylimit import BODY_READ_TIMEOUT, MAX_BODY_BYTES
 
 log = logging.getLogger("ipt-qa.serve.routes")
 
@@ -45,6 +46,8 @@ def parse_ask(body: bytes, source_ids: list[str]) -> tuple[str, int, list[str] |
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise BadRequest(400, f"the body is not JSON ({e}); send {{\"question\": \"...\"}}") from None
+    except RecursionError:  # thousands of nested brackets: the parser's recursion, not a server fault
+        raise BadRequest(400, "the body nests JSON too deeply; send {\"question\": \"...\"}") from None
     if not isinstance(data, dict):
         raise BadRequest(400, f"the body must be a JSON object like {{\"question\": \"...\"}}, not "
                               f"{type(data).__name__}")
@@ -73,8 +76,11 @@ class Routes:
     """ASGI middleware serving HEALTH, READY and ASK itself and passing every other request to `app`."""
 
     def __init__(self, app, backend: SearchBackend, concurrency: int = 4, queue_size: int = 64,
-                 max_body: int = MAX_BODY_BYTES):
+                 max_body: int = MAX_BODY_BYTES, read_timeout: float = BODY_READ_TIMEOUT):
         self.app = app
+        # Each piece of a body must arrive within this many seconds, else 408 (as BodyLimit does for the
+        # Gradio routes): a client announcing 100 bytes and sending 11 held a connection for ever.
+        self.read_timeout = read_timeout
         self.backend = backend
         self.concurrency = concurrency
         self.queue_size = queue_size
@@ -126,7 +132,10 @@ class Routes:
                 raise BadRequest(400, "Content-Length is not a number") from None
         chunks, size = [], 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except TimeoutError:
+                raise BadRequest(408, f"request body not received within {self.read_timeout:g} s") from None
             if message["type"] == "http.disconnect":
                 raise BadRequest(400, "the client went away before sending the whole body")
             chunk = message.get("body", b"")
@@ -144,8 +153,8 @@ class Routes:
             if not r.ready:
                 return await _json(send, 503, {"error": f"not ready: {r.reason}"}, [(b"retry-after", b"5")])
             question, k, sources = parse_ask(body, self.backend.source_ids())
-        except BadRequest as e:
-            return await _json(send, e.status, _error(e))
+        except BadRequest as e:  # a stalled body is not read further: the connection closes with the answer
+            return await _json(send, e.status, _error(e), [(b"connection", b"close")] if e.status == 408 else [])
         if self._admitted >= self.concurrency + self.queue_size:
             return await _json(send, 429, {"error": f"too many questions at once ({self._admitted} answering "
                                                     "or waiting); try again in a moment"},
