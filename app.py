@@ -100,6 +100,15 @@ def _whole_k(k) -> int:
     return k
 
 
+def _source_ids(payload) -> list[str]:
+    """The page's source filter as sent: a list of ids, whatever the choices offered at start."""
+    if payload is None:
+        return []
+    if not isinstance(payload, list) or not all(isinstance(x, str) for x in payload):
+        raise gr.Error("sources must be a list of source ids", print_exception=False)
+    return list(payload)
+
+
 def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Blocks:
     """The page and its API endpoints for one searcher (not launched; see `launch`)."""
     docs = LiveDocs(searcher, corpus_dir)
@@ -184,6 +193,9 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
                           elem_id="k")
             sources = gr.CheckboxGroup(choices=source_choices, value=all_ids, label="Sources to search",
                                        elem_id="sources")
+            # The choices are the sources at start; a source added and built since is searched too, so the ids
+            # are checked against the index in use (show: one-line message) rather than against those choices.
+            sources.preprocess = _source_ids  # type: ignore[method-assign]
         with gr.Row(elem_id="answer-row"):
             with gr.Column(scale=3, elem_id="results-col"):
                 results = gr.HTML(page.message_html("Ask a question, or try one of the examples above."),

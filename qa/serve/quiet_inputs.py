@@ -62,6 +62,11 @@ def _quiet_preprocess(block):
     def quiet(payload):
         try:
             return preprocess(payload)
+        except gr.Error as e:
+            if not e.print_exception:
+                raise  # worded by this project for the caller, without the value
+            raise gr.Error(f"the value sent for {_component(block)} is not one it takes", print_exception=False) \
+                from None
         except Exception as e:  # noqa: BLE001 - its message may hold the value sent: replaced, not chained
             raise gr.Error(f"the value sent for {_component(block)} is not one it takes "
                            f"({type(e).__name__})", print_exception=False) from None

@@ -37,7 +37,7 @@ def _page(searcher, corpus):
     ("ask", [QUESTION], "/ask takes 3 values (question, k, sources); 1 were sent"),  # k and sources left out
     ("ask", [], "/ask takes 3 values"),  # nothing at all (issue 12, left open)
     ("show", [QUESTION, "abc", []], "the value sent for slider 'Number of passages'"),  # k not a number
-    ("show", [QUESTION, 3, [f"{MARKER}-source"]], "the value sent for checkboxgroup"),  # not a choice
+    ("show", [QUESTION, 3, {MARKER: 1}], "sources must be a list of source ids"),  # not a list of ids
 ])
 def test_refused_inputs_are_one_line_and_never_logged(tiny_searcher, tiny_corpus, capfd, caplog, api, data,
                                                       expected):
