@@ -195,7 +195,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
                                        elem_id="sources")
             # The choices are the sources at start; a source added and built since is searched too, so the ids
             # are checked against the index in use (show: one-line message) rather than against those choices.
-            sources.preprocess = _source_ids  # type: ignore[method-assign]
+            sources.preprocess = _source_ids  # type: ignore[method-assign, assignment]
         with gr.Row(elem_id="answer-row"):
             with gr.Column(scale=3, elem_id="results-col"):
                 results = gr.HTML(page.message_html("Ask a question, or try one of the examples above."),
