@@ -14,8 +14,8 @@
    (kill -9, a crash) is reaped and started again at once, or after a back-off of up to 30 s when it keeps
    dying within a minute of its start;
 5. on SIGHUP restarts the replicas one at a time: take one out, let its requests finish, restart it, wait
-   until it is ready, put it back, then the next. This is how a rebuilt index (`ipt-qa build`) reaches
-   every replica today; the live reload of the index inside a running replica will replace it;
+   until it is ready, put it back, then the next (for new code: a rebuilt index reaches a running replica
+   by itself, qa/serve/live.py);
 6. on Ctrl-C (SIGINT) or SIGTERM stops nginx, then every replica, and exits.
 
 RUN_DIR/state.json holds the pids and ports (for scripts and tests).
