@@ -4,16 +4,16 @@ Run it with `python app.py [--host 127.0.0.1] [--port 7860]` or `ipt-qa serve`.
 
 API (also listed under "Use via API" at the foot of the page), for `gradio_client.Client(url)`:
 
-    Client(url, download_files=False).predict(question, k, sources, api_name="/ask") -> dict
+    Client(url).predict(question, k, sources, api_name="/ask") -> dict
         question: str        the question, as typed
         k: int = 5           how many passages at most (1-50, as `ipt-qa ask -k`)
         sources: list[str] | None = None
                              source ids to search (see corpus/sources.toml); None or [] searches all
-        returns the record itself, the same object as one line of `ipt-qa ask --json` (shape:
-        docs/ask-record.schema.json; typed as qa.serve.apitypes.AskRecord, which view_api() shows).
-        download_files=False matters: gradio_client 2.x (protocol sse_v3) takes every dict in a result
-        that has a string "path" for a file to download, and every passage has a "path" (its source
-        file), so a default Client fails with "403 Forbidden .../file=corpus/...".
+        returns the record itself, the same object as one line of `ipt-qa ask --json` except that each
+        citation names its source file `file` where the CLI says `path` (same value, same place): gradio_client
+        2.x (protocol sse_v3) takes every dict in a result with a string "path" for a file to download, which
+        failed with "403 Forbidden .../file=corpus/..." (shape: docs/ask-record.schema.json, which allows
+        either name; typed as qa.serve.apitypes.AskRecord, which view_api() shows).
         A problem the caller can fix (an unknown source id, k out of range) comes back as an error with a
         one-line message.
 
@@ -45,6 +45,7 @@ from qa.serve import routes as api_routes  # noqa: E402
 from qa.serve.apitypes import AskRecord, as_record  # noqa: E402
 from qa.serve.batcher import AskBatcher  # noqa: E402
 from qa.serve.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
+from qa.serve.quiet_inputs import quiet_input_errors  # noqa: E402
 from qa.serve.service import open_searcher  # noqa: E402
 
 log = logging.getLogger("ipt-qa.app")
@@ -97,6 +98,15 @@ def _whole_k(k) -> int:
         shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:40] + "..."
         raise gr.Error(f"k must be a whole number from 1 to 50, not {shown}", print_exception=False)
     return k
+
+
+def _source_ids(payload) -> list[str]:
+    """The page's source filter as sent: a list of ids, whatever the choices offered at start."""
+    if payload is None:
+        return []
+    if not isinstance(payload, list) or not all(isinstance(x, str) for x in payload):
+        raise gr.Error("sources must be a list of source ids", print_exception=False)
+    return list(payload)
 
 
 def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Blocks:
@@ -191,6 +201,9 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
                           elem_id="k")
             sources = gr.CheckboxGroup(choices=source_choices, value=all_ids, label="Sources to search",
                                        elem_id="sources")
+            # The choices are the sources at start; a source added and built since is searched too, so the ids
+            # are checked against the index in use (show: one-line message) rather than against those choices.
+            sources.preprocess = _source_ids  # type: ignore[method-assign, assignment]
         with gr.Row(elem_id="answer-row"):
             with gr.Column(scale=3, elem_id="results-col"):
                 results = gr.HTML(page.message_html("Ask a question, or try one of the examples above."),
@@ -213,6 +226,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         gr.api(ask, api_name="ask", concurrency_limit=ASK_BATCH if ASK_BATCH > 1 else "default")
         gr.api(echo, api_name="echo")
     _bound_every_route(demo)
+    quiet_input_errors(demo)  # a value refused by Gradio is never written to the log (it is a question)
     # /healthz, /readyz and /api/v1/ask (qa/routes.py), served beside the page by `launch`.
     api_routes.attach(demo, searcher, corpus_dir or default_corpus(), concurrency=CONCURRENCY,
                       queue_size=QUEUE_SIZE)

@@ -210,7 +210,11 @@ def _port_problem(host: str, port: int) -> str | None:
         return f"--port must be between 1 and 65535, not {port}"
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+            # As the server itself will (uvicorn sets it): connections of a previous server still in
+            # TIME-WAIT do not make the port "in use", while a listening socket still does.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((host, port))
+            s.listen(1)
     except OSError as e:
         return (f"cannot listen on {host}:{port} ({e.strerror or e}); is another server using that port? "
                 "Choose another with --port")

@@ -16,6 +16,9 @@ INDEX_FORMAT_VERSION = 4  # 4: wordvec.npz, the static word-vector table
 # embedding is not cheap: a 16 MB source is some 55,000 passages and 200,000 sentences to embed. A bigger
 # file is refused at once with a message, rather than a build that runs for hours; split it into sources.
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
+# Largest corpus manifest (sources.toml) accepted: a few hundred bytes per source, so 1 MiB is thousands of
+# sources; a 60 MB one was parsed whole (and re-hashed on every change) before.
+MAX_MANIFEST_BYTES = 1024 * 1024
 
 # The one switch between exact and approximate dense search, used by the build (qa/index.py: which FAISS
 # index) and by the search (qa/search.py: a matrix-vector product over all passages, or the HNSW top list).

@@ -145,9 +145,19 @@ def _topic(raw, manifest: Path) -> dict | None:
 
 
 def _parse_manifest_full(corpus_dir: Path) -> tuple[list[dict], dict | None, str]:
+    from qa.settings import MAX_MANIFEST_BYTES
+
     manifest = corpus_dir / MANIFEST_NAME
     if not manifest.is_file():
         raise CorpusError(f"{manifest}: no corpus manifest; create it with one [[source]] entry per file")
+    real = manifest.resolve()
+    if not real.is_relative_to(corpus_dir.resolve()):  # as for the sources: no reading outside the folder
+        raise CorpusError(f"{manifest}: a link to {real}, outside the corpus folder {corpus_dir.resolve()}; "
+                          "copy the file into the folder instead")
+    size = manifest.stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise CorpusError(f"{manifest}: {size / 2**20:,.1f} MiB is over the limit of {MAX_MANIFEST_BYTES / 2**20:g} "
+                          "MiB for the corpus manifest (MAX_MANIFEST_BYTES in qa/settings.py)")
     data = manifest.read_bytes()
     try:
         parsed = tomllib.loads(data.decode("utf-8"))

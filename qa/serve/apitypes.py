@@ -1,5 +1,9 @@
-"""The answer record's shape as Python types, for typed signatures (the web API's /ask). The same shape as
-`Answer.to_dict()` and docs/ask-record.schema.json; tests check all three against each other."""
+"""The answer record's shape as Python types, for the typed signature of the page's Gradio API /ask: the
+record of `Answer.to_dict()` and docs/ask-record.schema.json, except that the source file of a citation is
+named `file`, not `path`. gradio_client (protocol sse_v3) downloads every object of a result that has a
+string "path", so with `path` a default `Client(url).predict(..., api_name="/ask")` failed with "403 Forbidden
+.../gradio_api/file=corpus/..." (the file route is closed on purpose). The schema allows either name; tests
+check all three against each other."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ class Span(TypedDict):
 class AlsoInRecord(TypedDict):
     source_id: str
     title: str
-    path: str
+    file: str  # `path` in `ipt-qa ask --json` and /api/v1/ask
     section: str
     start: int
     end: int
@@ -38,7 +42,7 @@ class PassageRecord(TypedDict):
     label: str  # "strong" / "good" / "partial"
     source_id: str
     title: str
-    path: str
+    file: str  # `path` in `ipt-qa ask --json` and /api/v1/ask
     section: str
     start: int
     end: int
@@ -62,8 +66,16 @@ class AskRecord(TypedDict):
     mode: str
 
 
+def _file_not_path(citation: dict) -> dict:
+    return {("file" if key == "path" else key): value for key, value in citation.items()}
+
+
 def as_record(answer) -> AskRecord:
-    """`answer.to_dict()` as plain JSON values, exactly what `ipt-qa ask --json` prints for it."""
+    """`answer.to_dict()` as plain JSON values, as `ipt-qa ask --json` prints it, with each citation's `path`
+    named `file` (same value, same place) so that gradio_client does not take passages for files."""
     import json
 
-    return json.loads(json.dumps(answer.to_dict(), ensure_ascii=False))
+    record = json.loads(json.dumps(answer.to_dict(), ensure_ascii=False))
+    record["passages"] = [{**_file_not_path(p), "also_in": [_file_not_path(a) for a in p["also_in"]]}
+                          for p in record["passages"]]
+    return record

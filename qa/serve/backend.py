@@ -88,9 +88,11 @@ class LocalBackend:
         self._index_key: tuple | None = None
         self._index_problem: str | None = None
         self.rechecks = 0  # how many times files were actually re-read (for tests of the cache)
-        # The loaded build's manifest never changes, so neither do the paths to watch.
-        self._corpus_paths = [str(p) for p in self._corpus_files()]
-        self._index_paths = [str(p) for p in self._index_files()]
+        # The files to watch are those of the build being served, which a LiveSearcher changes when a new
+        # build is installed: they are worked out again, and the verdicts dropped, whenever it does.
+        self._index = None
+        self._corpus_paths: list[str] = []
+        self._index_paths: list[str] = []
 
     # -- answering: delegated ----------------------------------------------------------------------------
 
@@ -102,45 +104,56 @@ class LocalBackend:
         return self.searcher.ask_many(questions, k=k, mode=mode, sources=sources)
 
     def source_ids(self) -> list[str]:
-        return list(self.searcher.index.sources)
+        return list(self._served()[0].index.sources)
 
     # -- readiness ---------------------------------------------------------------------------------------
 
+    def _served(self):
+        """(Searcher answering now, refusal or None, note or None). A LiveSearcher says it without raising
+        (it judges the corpus against the build it serves itself); a plain Searcher is always served."""
+        served = getattr(self.searcher, "served", None)
+        if served is None:
+            return self.searcher, None, None
+        s = served()
+        return s.searcher, s.refusal, s.note
+
     @property
     def build_id(self) -> str:
-        return self.searcher.index.directory.name
+        return self._served()[0].index.directory.name
 
-    def _corpus_files(self) -> list[Path]:
+    def _corpus_files(self, index) -> list[Path]:
         files = [self.corpus_dir, self.corpus_dir / MANIFEST_NAME]  # the folder: files added or renamed
-        files += [self.corpus_dir / s["file"] for s in self.searcher.index.manifest.get("sources", [])]
+        files += [self.corpus_dir / s["file"] for s in index.manifest.get("sources", [])]
         return files
 
-    def _index_files(self) -> list[Path]:
-        d = self.searcher.index.directory
-        return [d / MANIFEST, *(d / name for name in self.searcher.index.manifest.get("files", {}))]
+    @staticmethod
+    def _index_files(index) -> list[Path]:
+        d = index.directory
+        return [d / MANIFEST, *(d / name for name in index.manifest.get("files", {}))]
 
-    def _check_corpus(self) -> str | None:
-        stale = stale_sources(self.searcher.index.manifest, self.corpus_dir)
+    def _check_corpus(self, index) -> str | None:
+        stale = stale_sources(index.manifest, self.corpus_dir)
         if stale:
-            return (f"the corpus changed since build {self.build_id} ({'; '.join(stale)}); run `ipt-qa build` "
-                    "and restart this replica")
+            return (f"the corpus changed since build {index.directory.name} ({'; '.join(stale)}); run "
+                    "`ipt-qa build` and restart this replica")
         return None
 
-    def _check_index(self) -> str | None:
-        d = self.searcher.index.directory
+    @staticmethod
+    def _check_index(index) -> str | None:
+        d, build = index.directory, index.directory.name
         if not d.is_dir():
-            return f"the index build {self.build_id} being served was removed from disk; restart this replica"
+            return f"the index build {build} being served was removed from disk; restart this replica"
         try:
             manifest_bytes = (d / MANIFEST).read_bytes()
         except OSError:
             return f"{d / MANIFEST}: missing; run `ipt-qa build --full` and restart this replica"
         try:
-            same = json.loads(manifest_bytes.decode("utf-8")) == self.searcher.index.manifest
+            same = json.loads(manifest_bytes.decode("utf-8")) == index.manifest
         except ValueError:
             same = False
         if not same:
             return f"{d / MANIFEST}: changed since it was loaded; run `ipt-qa build --full` and restart this replica"
-        for name, digest in self.searcher.index.manifest.get("files", {}).items():
+        for name, digest in index.manifest.get("files", {}).items():
             try:
                 blob = (d / name).read_bytes()
             except OSError:
@@ -151,21 +164,29 @@ class LocalBackend:
         return None
 
     def readiness(self) -> Readiness:
-        corpus_key = tuple(map(_stat_key, self._corpus_paths))
-        index_key = tuple(map(_stat_key, self._index_paths))
-        if corpus_key != self._corpus_key or index_key != self._index_key:
-            with self._lock:  # one thread re-reads; the others wait for its verdict rather than repeat it
-                if corpus_key != self._corpus_key:
-                    self.rechecks += 1
-                    try:
-                        self._corpus_problem = self._check_corpus()
-                    except Exception as e:  # noqa: BLE001 - an unreadable corpus is a reason, not a crash
-                        self._corpus_problem = f"the corpus cannot be read ({e})"
-                    self._corpus_key = corpus_key
-                if index_key != self._index_key:
-                    self.rechecks += 1
-                    self._index_problem = self._check_index()
-                    self._index_key = index_key
-        problem = self._index_problem or self._corpus_problem
-        info = {"passages": len(self.searcher.index), "sources": len(self.searcher.index.sources)}
-        return Readiness(problem is None, problem, self.build_id, info)
+        searcher, refusal, note = self._served()
+        index = searcher.index
+        live = hasattr(self.searcher, "served")
+        with self._lock:
+            if index is not self._index:  # a new build is served: watch its files, forget old verdicts
+                self._index = index
+                self._corpus_paths = [str(p) for p in self._corpus_files(index)]
+                self._index_paths = [str(p) for p in self._index_files(index)]
+                self._corpus_key = self._index_key = None
+            corpus_key = tuple(map(_stat_key, self._corpus_paths))
+            index_key = tuple(map(_stat_key, self._index_paths))
+            # Only a plain Searcher needs the corpus judged here; a LiveSearcher did it (refusal, note).
+            if not live and corpus_key != self._corpus_key:
+                self.rechecks += 1
+                try:
+                    self._corpus_problem = self._check_corpus(index)
+                except Exception as e:  # noqa: BLE001 - an unreadable corpus is a reason, not a crash
+                    self._corpus_problem = f"the corpus cannot be read ({e})"
+                self._corpus_key = corpus_key
+            if index_key != self._index_key:
+                self.rechecks += 1
+                self._index_problem = self._check_index(index)
+                self._index_key = index_key
+            problem = self._index_problem or refusal or (None if live else self._corpus_problem)
+        info = {"passages": len(index), "sources": len(index.sources), **({"note": note} if note else {})}
+        return Readiness(problem is None, problem, index.directory.name, info)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
-from qa.errors import IndexProblem, IndexStale
+from qa.errors import CorpusError, IndexProblem, IndexStale
 from qa.index.layout import build_dir_of
 from qa.index.load import load_index, stale_sources
+from qa.ingest.corpus import corpus_fingerprint, read_manifest
 from qa.search import Searcher
 from qa.settings import Settings
 
@@ -18,24 +20,53 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def unchanged_sources(manifest: dict, corpus_dir: Path) -> set[str] | None:
+    """The ids of the build's sources whose file is still, byte for byte, the one indexed under the same
+    name (their passages still quote the file exactly); None when the corpus manifest cannot be read."""
+    try:
+        now = corpus_fingerprint(corpus_dir)
+        files_now = {e["id"]: e["file"] for e in read_manifest(corpus_dir)}
+    except CorpusError:
+        return None
+    then = manifest.get("corpus", {})
+    return {s["id"] for s in manifest.get("sources", [])
+            if now.get(s["id"]) not in (None, "missing") and now.get(s["id"]) == then.get(s["id"])
+            and files_now.get(s["id"]) == s.get("file")}
+
+
+@dataclass(frozen=True)
+class Served:
+    """What a LiveSearcher answers from right now: the Searcher; `refusal`, one line, when it cannot answer
+    at all; `only`, the sources still exact while others were edited after the build, and `note` saying so."""
+
+    searcher: Searcher
+    refusal: str | None = None
+    only: frozenset[str] | None = None
+    note: str | None = None
+
+
 class LiveSearcher:
     """A Searcher that follows the live build: every request first makes a cheap check (where `current`
-    points, and each source file's size and modification time), and when either moved it either swaps to
-    the new build, atomically for later requests, or refuses with a one-line IndexStale until the index
-    matches the sources again. Without it a long-running page kept quoting its old index after an edit and
-    `ipt-qa build`: passages whose `text` no longer equalled `file[start:end]`, with wrong line numbers.
+    points, and each source file's size and modification time), and when either moved it swaps to the new
+    build, atomically for later requests. Without it a long-running page kept quoting its old index after an
+    edit and `ipt-qa build`: passages whose `text` no longer equalled `file[start:end]`, with wrong lines.
+
+    Between an edit and the build that follows it (the documented workflow: edit, then `ipt-qa build`), the
+    old build keeps answering from the sources that did not change, with a warning naming the ones left out:
+    every passage still quotes its file exactly, and a deployment of replicas keeps serving instead of all of
+    them refusing at once. Only when no indexed source is left unchanged (or the corpus manifest cannot be
+    read, or the caller chose only edited sources) is the question refused, with a one-line IndexStale.
 
     A request that already holds the old Searcher finishes on it; the next one sees the new build. Any other
     attribute (index, embedder, settings, ...) is that of the Searcher currently in use."""
 
     def __init__(self, searcher, index_dir: str | os.PathLike, corpus_dir: str | os.PathLike,
                  settings: Settings | None = None):
-        self._searcher = searcher
         self._index_dir = Path(index_dir).resolve()
         self._corpus_dir = Path(corpus_dir).resolve()
         self._settings = settings or searcher.settings
         self._lock = threading.Lock()
-        self._refusal: Exception | None = None
+        self._served = Served(searcher)
         self._seen: tuple | None = None  # the first request checks the loaded build against the sources
         self.reloads = 0  # how many times a new build was swapped in (for tests and logs)
 
@@ -60,22 +91,27 @@ class LiveSearcher:
             stats.append((name, None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)))
         return target, tuple(stats)
 
-    def current(self):
-        """The Searcher to answer with now, or raise IndexStale (one line) when the index no longer matches
-        the sources and no matching build has been installed yet."""
+    def served(self) -> Served:
+        """What to answer from now (never raises: a refusal is a field)."""
         seen = self._signature()
         if seen != self._seen:
             with self._lock:
                 if seen != self._seen:
-                    self._refresh()
+                    self._served = self._refresh(self._served.searcher)
                     # Taken before the refresh read anything, so a change made meanwhile is seen next time.
                     self._seen = seen
-        if self._refusal is not None:
-            raise self._refusal
-        return self._searcher
+        return self._served
 
-    def _refresh(self) -> None:
-        old = self._searcher
+    def current(self) -> Searcher:
+        """The Searcher to answer with now, or raise IndexStale (one line) when it cannot answer at all."""
+        s = self.served()
+        if s.refusal is not None:
+            # A new exception each time: re-raising one instance grew its traceback by a frame per request
+            # (5,782 lines in the log at the 500th).
+            raise IndexStale(s.refusal)
+        return s.searcher
+
+    def _refresh(self, old: Searcher) -> Served:
         try:
             target = build_dir_of(self._index_dir)
         except (OSError, RuntimeError):
@@ -88,24 +124,51 @@ class LiveSearcher:
             except IndexProblem:
                 pass  # e.g. the sources were edited again after that build: judged below like the old one
             else:
-                self._searcher = Searcher(index, old.embedder, self._settings)
-                self._refusal = None
                 self.reloads += 1
                 _say(f"index: now answering from {index.directory} (a new build)")
-                return
+                return Served(Searcher(index, old.embedder, self._settings))
         stale = stale_sources(old.index.manifest, self._corpus_dir)
         if not stale:
-            self._refusal = None  # only touched, or edited and put back
-            return
-        self._refusal = IndexStale(
-            f"the sources changed since the index in use was built ({'; '.join(stale)}); run `ipt-qa build`: "
-            "the page answers again as soon as the new build is installed, no restart needed")
+            return Served(old)  # only touched, or edited and put back
+        what = "; ".join(stale)
+        keep = unchanged_sources(old.index.manifest, self._corpus_dir)
+        if not keep:
+            return Served(old, refusal=f"the sources changed since the index in use was built ({what}); run "
+                                       "`ipt-qa build`: the page answers again as soon as the new build is "
+                                       "installed, no restart needed")
+        left_out = sorted(set(old.index.sources) - keep)
+        note = (f"the sources changed since the index was built ({what}); until `ipt-qa build` installs a new "
+                "index, " + (f"{', '.join(left_out)} is left out of the search" if left_out else
+                             "only the sources indexed before are searched"))
+        return Served(old, only=frozenset(keep), note=note)
 
-    def ask(self, *args, **kwargs):
-        return self.current().ask(*args, **kwargs)
+    def _prepare(self, sources: list[str] | None) -> tuple[Served, list[str] | None]:
+        """What to answer from, and the sources to search: the edited ones left out while a build lags."""
+        s = self.served()
+        if s.refusal is not None:
+            raise IndexStale(s.refusal)
+        if s.only is None:
+            return s, sources
+        known = s.searcher.index.sources
+        # An unknown id is kept, so that the Searcher names it as it always does.
+        chosen = [x for x in (sources or known) if x in s.only or x not in known]
+        if not chosen:
+            raise IndexStale(f"the source(s) chosen were edited since the index was built: {s.note}")
+        return s, chosen
 
-    def ask_many(self, *args, **kwargs):
-        return self.current().ask_many(*args, **kwargs)
+    @staticmethod
+    def _noted(s: Served, answers: list) -> list:
+        for a in answers if s.note else ():
+            a.warnings = [*a.warnings, s.note]
+        return answers
+
+    def ask(self, question, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None):
+        s, chosen = self._prepare(sources)
+        return self._noted(s, [s.searcher.ask(question, k=k, mode=mode, sources=chosen)])[0]
+
+    def ask_many(self, questions, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None):
+        s, chosen = self._prepare(sources)
+        return self._noted(s, s.searcher.ask_many(questions, k=k, mode=mode, sources=chosen))
 
     def __getattr__(self, name: str):
         if name.startswith("_"):

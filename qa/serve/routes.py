@@ -1,16 +1,18 @@
 """Plain HTTP routes beside the Gradio page, for load balancers and for any HTTP client:
 
     GET  /healthz      200 {"status": "ok"} while the process runs (liveness)
-    GET  /readyz       200 {"status": "ready", "build": ..., "passages": ..., "sources": ...} when the index
-                       is loaded and verified and the corpus is still the one indexed; otherwise 503 with
-                       {"status": "not ready", "reason": "<one line>"} (readiness: take the replica out)
+    GET  /readyz       200 {"status": "ready", "build": ..., "passages": ..., "sources": ...} when the build
+                       being served is verified and can quote its sources exactly (with "note": "<one line>"
+                       while edited sources wait for `ipt-qa build` and are left out of the search);
+                       otherwise 503 with {"status": "not ready", "reason": "<one line>"} (take it out)
     POST /api/v1/ask   body {"question": str, "k": int = 5, "sources": [str] | null = null}; answers with
                        the record one `ipt-qa ask --json` line holds (application/json)
 
 They are an ASGI middleware in front of the Gradio app, so they never enter Gradio's queue: the health
 checks cost a few dozen stat calls (qa/backend.py), and /api/v1/ask has its own bound with the queue's
 numbers (`concurrency` answering at once, `queue_size` more waiting, then 429). Errors are JSON
-{"error": "<one line>"} (422 adds "field"): 400 not JSON, 405 wrong method, 413 body over 4 MiB,
+{"error": "<one line>"} (422 adds "field"): 400 not JSON (or nested too deeply), 405 wrong method, 408 a
+body that stalls (BODY_READ_TIMEOUT between pieces), 413 body over 4 MiB,
 422 a bad field, 429 too many waiting, 503 not ready, 500 anything else (logged without the question).
 """
 
@@ -21,9 +23,9 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from qa.errors import QAError
-from qa.serve.backend import LocalBackend, SearchBackend
-from qa.serve.bodylimit import MAX_BODY_BYTES
+from qa.errors import IndexProblem, QAError
+from qa.serve.backend import LocalBackend, Readiness, SearchBackend
+from qa.serve.bodylimit import BODY_READ_TIMEOUT, MAX_BODY_BYTES
 
 log = logging.getLogger("ipt-qa.serve.routes")
 
@@ -44,6 +46,8 @@ def parse_ask(body: bytes, source_ids: list[str]) -> tuple[str, int, list[str] |
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise BadRequest(400, f"the body is not JSON ({e}); send {{\"question\": \"...\"}}") from None
+    except RecursionError:  # thousands of nested brackets: the parser's recursion, not a server fault
+        raise BadRequest(400, "the body nests JSON too deeply; send {\"question\": \"...\"}") from None
     if not isinstance(data, dict):
         raise BadRequest(400, f"the body must be a JSON object like {{\"question\": \"...\"}}, not "
                               f"{type(data).__name__}")
@@ -72,8 +76,11 @@ class Routes:
     """ASGI middleware serving HEALTH, READY and ASK itself and passing every other request to `app`."""
 
     def __init__(self, app, backend: SearchBackend, concurrency: int = 4, queue_size: int = 64,
-                 max_body: int = MAX_BODY_BYTES):
+                 max_body: int = MAX_BODY_BYTES, read_timeout: float = BODY_READ_TIMEOUT):
         self.app = app
+        # Each piece of a body must arrive within this many seconds, else 408 (as BodyLimit does for the
+        # Gradio routes): a client announcing 100 bytes and sending 11 held a connection for ever.
+        self.read_timeout = read_timeout
         self.backend = backend
         self.concurrency = concurrency
         self.queue_size = queue_size
@@ -101,7 +108,11 @@ class Routes:
         return await _json(send, 200 if r.ready else 503, r.to_dict(), head=method == "HEAD")
 
     def _readiness(self):
-        r = self.backend.readiness()
+        try:
+            r = self.backend.readiness()
+        except Exception as e:  # noqa: BLE001 - a health check answers; it does not crash with a traceback
+            log.warning("readiness check failed: %s", type(e).__name__)
+            r = Readiness(False, f"the readiness check failed ({type(e).__name__}); see the replica's log")
         if r.ready != self._was_ready:  # a transition is worth one log line; a steady state is not
             if r.ready:
                 log.warning("ready: serving index build %s", r.build)
@@ -121,7 +132,10 @@ class Routes:
                 raise BadRequest(400, "Content-Length is not a number") from None
         chunks, size = [], 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except TimeoutError:
+                raise BadRequest(408, f"request body not received within {self.read_timeout:g} s") from None
             if message["type"] == "http.disconnect":
                 raise BadRequest(400, "the client went away before sending the whole body")
             chunk = message.get("body", b"")
@@ -139,8 +153,8 @@ class Routes:
             if not r.ready:
                 return await _json(send, 503, {"error": f"not ready: {r.reason}"}, [(b"retry-after", b"5")])
             question, k, sources = parse_ask(body, self.backend.source_ids())
-        except BadRequest as e:
-            return await _json(send, e.status, _error(e))
+        except BadRequest as e:  # a stalled body is not read further: the connection closes with the answer
+            return await _json(send, e.status, _error(e), [(b"connection", b"close")] if e.status == 408 else [])
         if self._admitted >= self.concurrency + self.queue_size:
             return await _json(send, 429, {"error": f"too many questions at once ({self._admitted} answering "
                                                     "or waiting); try again in a moment"},
@@ -149,6 +163,8 @@ class Routes:
         try:
             loop = asyncio.get_running_loop()
             answer = await loop.run_in_executor(self._pool, self.backend.ask, question, k, "hybrid", sources)
+        except IndexProblem as e:  # e.g. the sources changed under the build and nothing can be quoted now
+            return await _json(send, 503, {"error": f"not ready: {e}"}, [(b"retry-after", b"5")])
         except QAError as e:
             # The library's own one-line messages; the fields were checked above, so it is about the question.
             return await _json(send, 422, {"error": str(e), "field": "question"})

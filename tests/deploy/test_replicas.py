@@ -87,11 +87,11 @@ def _answerable(n: int, skip: int = 0) -> list[str]:
 
 def _check_verbatim(record: dict) -> None:
     for p in record["passages"]:
-        path = Path(p["path"])
+        path = Path(p.get("path") or p["file"])  # `file` from the Gradio API
         text = (path if path.is_absolute() else ROOT / path).read_text(encoding="utf-8")
         assert text[p["start"]:p["end"]] == p["text"], (p["source_id"], p["start"], p["end"])
         for a in p["also_in"]:
-            apath = Path(a["path"])
+            apath = Path(a.get("path") or a["file"])
             atext = (apath if apath.is_absolute() else ROOT / apath).read_text(encoding="utf-8")
             assert atext[a["start"]:a["end"]] == a["text"]
 
@@ -145,7 +145,7 @@ def deployment(real_index_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("deploy")
     run_dir = work / "run"
     port, first = _free_ports(1), _free_ports(2)
-    log = open(work / "supervisor.log", "wb")  # noqa: SIM115 - the supervisor writes into it until the test ends
+    log = open(work / "supervisor.log", "wb")  # noqa: SIM115 - the supervisor's log, open while it runs
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run-replicas.sh"), "2", "--port", str(port),
                              "--first-port", str(first), "--run-dir", str(run_dir), "--index", str(real_index_dir),
                              "--corpus", str(CORPUS), "--interval", "0.5"],
@@ -276,7 +276,7 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
     stop = threading.Event()
 
     def json_client(i):
-        for _j, q in enumerate(_answerable(100) * 2):
+        for q in _answerable(100) * 2:
             if stop.is_set():
                 return
             t0 = time.time()
@@ -327,9 +327,9 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
         for r in rs:
             if r["ok"]:
                 _check_verbatim(r["record"])
-    # The supervisor saw it go and took it out of nginx.
+    # The supervisor saw it go and starts it again (nginx's passive checks pass over it meanwhile: issue 21).
     deadline = time.monotonic() + 10
-    while f"127.0.0.1:{victim} out of nginx" not in deployment["supervisor_log"].read_text():
+    while f"127.0.0.1:{victim} exited (code -9); starting it again" not in deployment["supervisor_log"].read_text():
         assert time.monotonic() < deadline, deployment["supervisor_log"].read_text()
         time.sleep(0.2)
 

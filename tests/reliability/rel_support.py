@@ -89,10 +89,13 @@ def read_cited(path: str, base: Path) -> str:
 def check_verbatim(record: dict, base: Path) -> None:
     """Every passage (and every "also stated in") is exactly the slice of its source file it cites."""
     for p in record["passages"]:
-        assert read_cited(p["path"], base)[p["start"]:p["end"]] == p["text"], (p["source_id"], p["start"])
+        # `file` in the Gradio API's /ask, `path` elsewhere (the same value)
+        cited = read_cited(p.get("path") or p["file"], base)
+        assert cited[p["start"]:p["end"]] == p["text"], (p["source_id"], p["start"])
         assert p["start"] <= p["highlight"]["start"] < p["highlight"]["end"] <= p["end"]
         for a in p["also_in"]:
-            assert read_cited(a["path"], base)[a["start"]:a["end"]] == a["text"], (a["source_id"], a["start"])
+            also = read_cited(a.get("path") or a["file"], base)
+            assert also[a["start"]:a["end"]] == a["text"], (a["source_id"], a["start"])
 
 
 def spans(record: dict) -> list[tuple[str, int, int]]:
@@ -193,7 +196,7 @@ def wait_for_app(base: str, proc: subprocess.Popen | None, timeout: float = 180)
 def app_process(index_dir: Path, corpus_dir: Path = CORPUS, port: int | None = None, log: Path | None = None):
     """`python app.py --port P` in a child process (own process group), serving index_dir; yields (url, proc)."""
     port = port or free_port()
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - the child writes into it
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - the child's log, open while it runs
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
                             env=child_env(IPT_QA_INDEX=str(index_dir), IPT_QA_CORPUS=str(corpus_dir)),
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -29,7 +29,7 @@ SETTINGS = Settings(abstain=False)  # the fake embedder's cosines are not MiniLM
 def _check_lines(record: dict) -> None:
     """Line numbers as the DESIGN contract counts them: 1-based, in the file as it is now."""
     for p in record["passages"]:
-        text = Path(p["path"]).read_text(encoding="utf-8")
+        text = Path(p.get("path") or p["file"]).read_text(encoding="utf-8")
         assert p["line_start"] == text.count("\n", 0, p["start"]) + 1, p
         assert p["line_end"] == text.count("\n", 0, p["end"]) + 1, p
 
@@ -52,8 +52,15 @@ def test_long_lived_searcher_refuses_then_follows_a_new_build(tiny_corpus, tmp_p
     assert searcher.ask(QUESTION).to_dict() == before
 
     _prepend(tiny_corpus / "alpha.txt", "A paragraph added while the searcher runs, moving every offset.")
+    # Edited, not yet rebuilt: the unchanged source still answers (issue 21: a deployment keeps serving),
+    # the edited one is left out with a warning naming it, so nothing quoted is stale.
+    during = searcher.ask(QUESTION).to_dict()
+    check_verbatim(during, tiny_corpus)
+    assert during["passages"] and {p["source_id"] for p in during["passages"]} == {"beta"}
+    assert any("alpha.txt (alpha) edited" in w and "alpha is left out" in w for w in during["warnings"])
+    # Only the edited source chosen: refused in one line, naming it and the command.
     with pytest.raises(IndexStale) as refused:
-        searcher.ask(QUESTION)
+        searcher.ask(QUESTION, sources=["alpha"])
     message = str(refused.value)
     assert "\n" not in message and "alpha.txt (alpha) edited" in message and "ipt-qa build" in message
 
@@ -99,7 +106,6 @@ def test_running_page_answers_from_the_new_build_after_edit_and_build(real_index
     demo = app.build_demo(searcher, corpus)
     _, url, _ = app.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
-        # download_files=False: gradio_client would take each passage (a dict with a "path") for a file.
         client = Client(url, analytics_enabled=False, verbose=False, download_files=False)
 
         def ask() -> dict:
@@ -108,7 +114,7 @@ def test_running_page_answers_from_the_new_build_after_edit_and_build(real_index
         first = ask()
         check_verbatim(first, corpus)
         cited = first["passages"][0]
-        _prepend(corpus / Path(cited["path"]).name,
+        _prepend(corpus / Path(cited["file"]).name,
                  "This paragraph was added while the page was running, so every later offset moves.")
         try:  # edited, not yet built: refused with the reason, or (never) a stale quote
             during = ask()

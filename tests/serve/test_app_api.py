@@ -25,8 +25,9 @@ def url(real_searcher):
 def client(url):
     from gradio_client import Client
 
-    # download_files=False: gradio_client would take each passage (a dict with a "path") for a file.
-    return Client(url, analytics_enabled=False, verbose=False, download_files=False)
+    # The default download_files, as README's example: each citation names its file `file`, since
+    # gradio_client downloads any object with a string "path" (issue 21, item 9: it failed with 403 before).
+    return Client(url, analytics_enabled=False, verbose=False)
 
 
 def ask(client, question, k=5, sources=None) -> dict:
@@ -62,12 +63,37 @@ def test_who_created_ipt_quotes_the_exact_source_text(client, real_searcher):
     first = record["passages"][0]
     assert "Klerman" in first["text"] and "Weissman" in first["text"]
     for p in record["passages"]:
-        with open(p["path"], encoding="utf-8") as f:
+        assert "path" not in p and all("path" not in a for a in p["also_in"])
+        with open(p["file"], encoding="utf-8") as f:
             assert p["text"] == f.read()[p["start"]:p["end"]]
         assert p["start"] <= p["highlight"]["start"] < p["highlight"]["end"] <= p["end"]
     # The same record as `ipt-qa ask --json` (the library's own answer, serialised the same way).
     direct = real_searcher.ask("Who created interpersonal psychotherapy?").to_dict()
-    assert record == json.loads(json.dumps(direct, ensure_ascii=False))
+
+    def path_named_path(c: dict) -> dict:
+        return {("path" if k == "file" else k): v for k, v in c.items()}
+
+    as_cli = {**record, "passages": [{**path_named_path(p), "also_in": [path_named_path(a) for a in p["also_in"]]}
+                                     for p in record["passages"]]}
+    assert as_cli == json.loads(json.dumps(direct, ensure_ascii=False))
+    assert [list(p) for p in as_cli["passages"]] == [list(p) for p in direct["passages"]]  # same places
+
+
+def test_readme_python_example_runs_as_printed(url):
+    """README's gradio_client line, run as printed with only the address changed (issue 21, item 9)."""
+    import re
+    import subprocess
+    import sys
+
+    from app_support import ROOT
+
+    line = next(x for x in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+                if x.startswith("python -c 'from gradio_client import Client"))
+    code = re.fullmatch(r"python -c '(.*)'", line).group(1).replace("http://127.0.0.1:7860/", url + "/")
+    env = {**__import__("os").environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "'passages': [{'rank': 1" in out.stdout and "'file': 'corpus/" in out.stdout, out.stdout[:500]
 
 
 def test_off_topic_question_abstains(client):

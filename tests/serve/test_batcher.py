@@ -113,6 +113,8 @@ def test_ask_endpoint_answers_concurrent_callers_as_one_caller_alone(real_search
     from app_support import serve
     from gradio_client import Client
 
+    from qa.serve.apitypes import as_record
+
     jobs = [("Who created IPT?", 5, None), ("How long does IPT last?", 3, None), ("what is a role dispute", 5, None),
             ("is ipt for anxiety", 2, None), ("grief", 5, [sorted(real_searcher.index.sources)[0]]),
             ("Who created IPT?", 0, None), ("Who created IPT?", 5, ["no-such-source"]),
@@ -120,12 +122,11 @@ def test_ask_endpoint_answers_concurrent_callers_as_one_caller_alone(real_search
     expected = []
     for q, k, s in jobs:
         try:
-            expected.append(json.loads(json.dumps(real_searcher.ask(q, k=k, sources=s).to_dict(), ensure_ascii=False)))
+            expected.append(as_record(real_searcher.ask(q, k=k, sources=s)))  # citations name `file`
         except Exception as e:  # noqa: BLE001
             expected.append(str(e))
     with serve(real_searcher) as url:
-        # download_files=False: gradio_client would take each passage (a dict with a "path") for a file.
-        clients = [Client(url, analytics_enabled=False, verbose=False, download_files=False) for _ in jobs]
+        clients = [Client(url, analytics_enabled=False, verbose=False) for _ in jobs]
         start = threading.Barrier(len(jobs))
 
         def call(i):

@@ -17,9 +17,13 @@ from qa.serve.apitypes import AlsoInRecord, AskRecord, PassageRecord
 def test_the_typed_signature_names_the_schema_fields():
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert set(typing.get_type_hints(AskRecord)) == set(schema["properties"]) == set(schema["required"])
-    passage = set(schema["$defs"]["passage"]["required"]) | set(schema["$defs"]["citation"]["required"])
+    # The typed signature is the Gradio API's /ask, whose citations name the source file `file` (the schema
+    # requires one of `path`, `file`).
+    assert schema["$defs"]["citation"]["oneOf"] == [{"required": ["path"]}, {"required": ["file"]}]
+    citation = set(schema["$defs"]["citation"]["required"]) | {"file"}
+    passage = set(schema["$defs"]["passage"]["required"]) | citation
     assert set(typing.get_type_hints(PassageRecord)) == passage
-    also = set(schema["$defs"]["also_in"]["required"]) | set(schema["$defs"]["citation"]["required"])
+    also = set(schema["$defs"]["also_in"]["required"]) | citation
     assert set(typing.get_type_hints(AlsoInRecord)) == also
 
 
@@ -32,6 +36,14 @@ def test_schema_rejects_what_the_contract_does_not_allow():
     assert record_errors({**good, "extra": 1})
     assert record_errors({k: v for k, v in good.items() if k != "reason"})
     assert record_errors({**good, "passages": [{"rank": 1, "text": "t"}]})
+    passage = {"rank": 1, "score": 1.0, "similarity": 0.5, "label": "strong", "source_id": "a", "title": "A",
+               "path": "corpus/a.txt", "section": "", "start": 0, "end": 1, "line_start": 1, "line_end": 1,
+               "text": "x", "highlight": {"start": 0, "end": 1}, "url": "", "also_in": []}
+    assert record_errors({**good, "passages": [passage]}) == []
+    named_file = {("file" if k == "path" else k): v for k, v in passage.items()}
+    assert record_errors({**good, "passages": [named_file]}) == []  # the Gradio API's /ask
+    assert record_errors({**good, "passages": [{**passage, "file": "corpus/a.txt"}]})  # not both
+    assert record_errors({**good, "passages": [{k: v for k, v in passage.items() if k != "path"}]})  # nor none
 
 
 @pytest.mark.model
