@@ -38,7 +38,9 @@ def test_schema_rejects_what_the_contract_does_not_allow():
     assert record_errors({**good, "passages": [{"rank": 1, "text": "t"}]})
     passage = {"rank": 1, "score": 1.0, "similarity": 0.5, "label": "strong", "source_id": "a", "title": "A",
                "path": "corpus/a.txt", "section": "", "start": 0, "end": 1, "line_start": 1, "line_end": 1,
-               "text": "x", "highlight": {"start": 0, "end": 1}, "url": "", "also_in": []}
+               "text": "x", "highlight": {"start": 0, "end": 1}, "url": "", "also_in": [],
+               "citation": {"apa": "A. (n.d.). No address recorded.", "mla": "\"A.\"", "in_text": "(A, n.d.)",
+                            "footnote": "\"x\" A, line 1."}}
     assert record_errors({**good, "passages": [passage]}) == []
     named_file = {("file" if k == "path" else k): v for k, v in passage.items()}
     assert record_errors({**good, "passages": [named_file]}) == []  # the Gradio API's /ask
