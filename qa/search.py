@@ -63,27 +63,29 @@ class Searcher:
         if not 1 <= int(k) <= 50:
             raise QuestionError(f"k must be a whole number from 1 to 50, not {k}")
         allowed = self.retriever.allowed(sources)
-        cleaned: list[tuple[str, list[str]] | QuestionError] = []
+        cleaned: list[tuple[str, list[str]] | Answer] = []
         for q in questions:
             try:
                 text, warnings = clean_question(q, self.settings.max_question_chars)
-                # Nothing to search for (symbols, emoji, unknown words, another language): refused before
-                # the model is asked, so no passage is shown with a label it has not earned.
-                if self.settings.abstain and (why := unsearchable_reason(text, self.knows)):
-                    raise QuestionError(why)
-                cleaned.append((text, warnings))
             except QuestionError as e:
-                cleaned.append(e)
-        texts = [c[0] for c in cleaned if not isinstance(c, QuestionError)]
+                cleaned.append(Answer(question=q if isinstance(q, str) else "", abstained=True, reason=str(e),
+                                      passages=[], mode=mode, outcome=REFUSED))
+                continue
+            # Nothing to search for (symbols, emoji, unknown words, another language): refused before the
+            # model is asked, so no passage is shown with a label it has not earned.
+            if self.settings.abstain and (why := unsearchable_reason(text, self.knows)):
+                cleaned.append(Answer(question=text, abstained=True, reason=why, passages=[], warnings=warnings,
+                                      notice=crisis_notice(text), mode=mode, outcome=REFUSED))
+                continue
+            cleaned.append((text, warnings))
+        texts = [c[0] for c in cleaned if not isinstance(c, Answer)]
         # The embedder sees the question with its typos repaired, as the keyword side does (measured on the
         # gold set: dev unchanged, test Recall@1 0.651 -> 0.667).
         vecs = iter(self.query.vectors(texts)) if texts else iter(())
         answers = []
-        for raw, c in zip(questions, cleaned, strict=True):
-            if isinstance(c, QuestionError):
-                answers.append(Answer(question=raw if isinstance(raw, str) else "", abstained=True,
-                                      reason=str(c), passages=[], mode=mode, outcome=REFUSED,
-                                      notice=crisis_notice(raw) if isinstance(raw, str) else None))
+        for c in cleaned:
+            if isinstance(c, Answer):
+                answers.append(c)
                 continue
             text, warnings = c
             answers.append(self._answer(text, next(vecs), k, mode, allowed, warnings))
@@ -111,6 +113,10 @@ class Searcher:
         reason = None
         if outcome == REFUSED:
             reason = refusal_reason(p) if hits else "no passage in the sources matches the question's words or meaning"
+        elif outcome == MAY_NOT_ANSWER and crisis_notice(question):
+            # Under a crisis notice only a confident answer is shown: a learner in distress is not handed
+            # passages that may not answer them.
+            outcome, reason = REFUSED, refusal_reason(p)
         elif outcome == MAY_NOT_ANSWER:
             warnings = [*warnings, weak_note(p, kind_of(question) if signals["answer_type_missing"] else None)]
         return Answer(question=question, abstained=outcome == REFUSED, reason=reason,

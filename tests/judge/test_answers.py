@@ -45,3 +45,16 @@ def test_readme_examples_about_who_created_ipt_are_not_refused(real_searcher, qu
     answer = real_searcher.ask(question, k=3)
     assert answer.outcome != "refused", answer.reason
     assert any("Klerman" in h.text for h in answer.passages)
+
+
+def test_a_crisis_question_the_sources_may_not_answer_is_refused_under_the_notice(real_searcher):
+    answer = real_searcher.ask("I want to die")
+    assert answer.notice and answer.outcome == "refused" and answer.passages == []
+
+
+def test_a_gated_question_keeps_its_cleaned_text(tiny_searcher):
+    from qa.settings import Settings
+
+    tiny_searcher.settings = Settings()
+    answer = tiny_searcher.ask_many(["\ud8ff????\x00"])[0]
+    assert answer.outcome == "refused" and "\ud8ff" not in answer.question and "\x00" not in answer.question

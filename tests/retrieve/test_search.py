@@ -192,7 +192,7 @@ def test_question_with_no_known_word_in_keyword_mode_finds_nothing(tiny_searcher
 
 # --- real corpus, real model ----------------------------------------------------------------------------------
 
-CONTRACT_TOP = {"question", "abstained", "reason", "passages"}
+CONTRACT_TOP = {"question", "abstained", "outcome", "reason", "passages"}
 CONTRACT_PASSAGE = {"rank", "score", "source_id", "title", "path", "section", "start", "end", "line_start",
                     "line_end", "text", "highlight", "also_in"}
 CONTRACT_ALSO_IN = CONTRACT_PASSAGE - {"rank", "score", "also_in"}
