@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -204,7 +205,6 @@ def cmd_eval(args) -> int:
 
 def _port_problem(host: str, port: int) -> str | None:
     """Why the page cannot listen on host:port, checked before the model is loaded (None: it can)."""
-    import socket
 
     if not 1 <= port <= 65535:
         return f"--port must be between 1 and 65535, not {port}"

@@ -133,3 +133,17 @@ def test_no_module_outgrows_one_reading():
     sizes = {module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in PACKAGE.rglob("*.py")}
     sizes["app"] = len((ROOT / "app.py").read_text(encoding="utf-8").splitlines())
     assert {m: n for m, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def test_imports_inside_functions_say_why_they_are_deferred():
+    """Imports belong at the top of a module; one inside a function defers a heavy or optional library on
+    purpose, and its line (or the line above) says so in a comment."""
+    silent = []
+    for path in PACKAGE.rglob("*.py"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                silent += [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(fn)
+                           if isinstance(node, (ast.Import, ast.ImportFrom))
+                           and "#" not in lines[node.lineno - 1] and not lines[node.lineno - 2].strip().startswith("#")]
+    assert silent == []

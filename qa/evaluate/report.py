@@ -88,10 +88,10 @@ def failures(results: dict, questions: list[GoldQuestion], mode: str, texts: dic
 
 def plot_recall(results: dict, path: Path, splits=HELD_OUT) -> None:
     """Recall at k per mode, one panel per held-out split present, the 95% intervals as bands."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib only when a report is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred with matplotlib
 
     any_mode = next(iter(results["modes"].values()))
     splits = [s for s in splits if any_mode.get(s, {}).get("answerable")] or ["all"]

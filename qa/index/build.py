@@ -83,7 +83,7 @@ def _vector_key(model_id: str, text: str) -> str:
 
 def _bm25_files(tokens: list[list[str]]) -> dict[str, bytes]:
     """Index keyword tokens with bm25s and return its saved files (name -> bytes)."""
-    import bm25s
+    import bm25s  # deferred: heavy, only when a build writes BM25
 
     retriever = bm25s.BM25(k1=1.2, b=0.75)
     # bm25s rejects an empty document; an all-stop-word passage gets a placeholder token matching nothing.
@@ -94,7 +94,7 @@ def _bm25_files(tokens: list[list[str]]) -> dict[str, bytes]:
 
 
 def _faiss_bytes(vectors: np.ndarray) -> bytes:
-    import faiss
+    import faiss  # deferred: heavy, only when a build writes FAISS
 
     dim = vectors.shape[1]
     if len(vectors) >= HNSW_THRESHOLD:
@@ -135,7 +135,7 @@ def _reusable_vectors(previous: LoadedIndex | None, embedder: Embedder) -> dict[
 
 
 def _progress(total: int, desc: str, unit: str = "text"):
-    from tqdm import tqdm
+    from tqdm import tqdm  # deferred: only for a build's progress bar
 
     # A bar for people at a terminal; nothing in logs or pipes.
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "char", disable=not sys.stderr.isatty(),

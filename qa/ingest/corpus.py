@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.errors import CorpusError
+from qa.settings import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
 
 MANIFEST_NAME = "sources.toml"
 SOURCE_SUFFIXES = (".txt", ".md")
@@ -91,7 +92,6 @@ def _source_path(corpus_dir: Path, entry: dict) -> Path:
 
 def _check_size(path: Path) -> None:
     """Refuse a source over the size limit before reading it (a 200 MB file used to build for ever, silently)."""
-    from qa.settings import MAX_SOURCE_BYTES
 
     size = path.stat().st_size
     if size > MAX_SOURCE_BYTES:
@@ -145,7 +145,6 @@ def _topic(raw, manifest: Path) -> dict | None:
 
 
 def _parse_manifest_full(corpus_dir: Path) -> tuple[list[dict], dict | None, str]:
-    from qa.settings import MAX_MANIFEST_BYTES
 
     manifest = corpus_dir / MANIFEST_NAME
     if not manifest.is_file():

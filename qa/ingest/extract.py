@@ -4,12 +4,14 @@ page), Markdown and plain text as they are. Local files only: nothing here opens
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
 from qa.errors import CorpusError
+from qa.ingest.corpus import decode_source
 
 SUFFIXES = {".html": "html", ".htm": "html", ".pdf": "pdf", ".md": "md", ".txt": "txt"}
 # The heading written before each page of a PDF's text; qa/present/citation.py reads the page back from it.
@@ -57,10 +59,9 @@ def _html(path: Path, data: bytes) -> Extracted:
 
 def _pdf(path: Path, data: bytes) -> Extracted:
     # Deferred on purpose, like trafilatura above.
-    import io
 
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf import PdfReader  # deferred: only for a PDF
+    from pypdf.errors import PdfReadError  # deferred: only for a PDF
 
     if not data.startswith(b"%PDF-"):
         raise CorpusError(f"{path}: not a PDF (it does not start with %PDF-); nothing was added")
@@ -80,7 +81,6 @@ def _pdf(path: Path, data: bytes) -> Extracted:
 
 
 def _plain(path: Path, data: bytes, kind: str) -> Extracted:
-    from qa.ingest.corpus import decode_source
 
     text = decode_source(path, data)  # refuses binary, non-UTF-8 and empty files, naming them
     title = ""

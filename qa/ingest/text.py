@@ -18,7 +18,7 @@ def _stemmer():
 
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    from bm25s.stopwords import STOPWORDS_EN  # deferred: bm25s is heavy; its word list is read once
 
     # Question words carry no topic; learners' phrasing adds them everywhere.
     return frozenset(STOPWORDS_EN) | {"what", "who", "whom", "how", "why", "when", "where", "which", "does", "do",

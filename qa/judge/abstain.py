@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 FEATURES = ("topic_similarity", "topic_lift", "own_unknown", "own_coverage", "answer_type_missing", "support_min",
             "support_mean", "name_absent")
 MODEL_PATH = Path(__file__).with_name("abstain_model.json")
@@ -79,7 +81,6 @@ def load_model(path: str | Path = MODEL_PATH) -> AbstainModel:
 def fit_logistic(X, y, l2: float = 1.0, iterations: int = 50):
     """L2-regularised logistic regression by Newton's method on standardised features.
     Returns (mean, scale, weights, bias). Small and exact: a few hundred rows, five features."""
-    import numpy as np
 
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     mean, scale = X.mean(0), X.std(0) + 1e-9

@@ -7,6 +7,7 @@ check all three against each other."""
 
 from __future__ import annotations
 
+import json
 from typing import TypedDict
 
 
@@ -73,7 +74,6 @@ def _file_not_path(citation: dict) -> dict:
 def as_record(answer) -> AskRecord:
     """`answer.to_dict()` as plain JSON values, as `ipt-qa ask --json` prints it, with each citation's `path`
     named `file` (same value, same place) so that gradio_client does not take passages for files."""
-    import json
 
     record = json.loads(json.dumps(answer.to_dict(), ensure_ascii=False))
     record["passages"] = [{**_file_not_path(p), "also_in": [_file_not_path(a) for a in p["also_in"]]}

@@ -7,6 +7,8 @@ with 413 before it is read whole: at once when Content-Length says so, or as soo
 
 from __future__ import annotations
 
+import asyncio
+
 # A question is cut to 1,000 characters; the web API still accepts a 1 MB one (and says it was cut), so the
 # bound sits above that with room for JSON escaping.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -38,7 +40,6 @@ class BodyLimit:
         await self._answer(send, 413, f"request body larger than {self.max_bytes:,} bytes")
 
     async def __call__(self, scope, receive, send):
-        import asyncio
 
         if scope["type"] != "http":
             return await self.app(scope, receive, send)

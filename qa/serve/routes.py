@@ -203,7 +203,7 @@ def attach(demo, searcher, corpus_dir, *, concurrency: int, queue_size: int) -> 
 
 def middleware(demo) -> list:
     """The middleware list entry for `Blocks.launch(app_kwargs={"middleware": [...]})` (app.launch)."""
-    from starlette.middleware import Middleware
+    from starlette.middleware import Middleware  # deferred: only when the page is served
 
     options = getattr(demo, "ipt_routes", None)
     return [Middleware(Routes, **options)] if options else []
