@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from qa.errors import CorpusError
-from qa.ingest.corpus import ID_RE, MANIFEST_NAME, Source, read_corpus, read_manifest
+from qa.ingest.corpus import ID_RE, MANIFEST_NAME, Source, check_size, read_corpus, read_manifest
 from qa.ingest.extract import SUFFIXES, extract
 from qa.ingest.passages import segment
 from qa.settings import MAX_SOURCE_BYTES
@@ -93,10 +93,7 @@ def add_source(corpus_dir: str | os.PathLike, path: str | os.PathLike, *, url: s
     if path.suffix.lower() not in SUFFIXES:
         raise CorpusError(f"{path}: {path.suffix or 'a file without a suffix'} is not supported; add .html, .htm, "
                           ".pdf, .md or .txt files; nothing was added")
-    size = path.stat().st_size
-    if size > MAX_SOURCE_BYTES:
-        raise CorpusError(f"{path}: {size / 2**20:,.1f} MiB is over the limit of {MAX_SOURCE_BYTES / 2**20:g} MiB "
-                          "per source (MAX_SOURCE_BYTES in qa/settings.py); nothing was added")
+    check_size(path, MAX_SOURCE_BYTES, "per source", "MAX_SOURCE_BYTES", "; nothing was added")
     url = _check_url(url)
     retrieved = retrieved or dt.date.today().isoformat()
     if not DATE_RE.fullmatch(retrieved):

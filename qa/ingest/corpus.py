@@ -90,13 +90,16 @@ def _source_path(corpus_dir: Path, entry: dict) -> Path:
     return path
 
 
-def _check_size(path: Path) -> None:
-    """Refuse a source over the size limit before reading it (a 200 MB file used to build for ever, silently)."""
-
+def check_size(path: Path, limit: int, what: str, setting: str, advice: str = "") -> None:
+    """Refuse a file over its size limit before reading it (a 200 MB source used to build for ever, silently)."""
     size = path.stat().st_size
-    if size > MAX_SOURCE_BYTES:
-        raise CorpusError(f"{path}: {size / 2**20:,.1f} MiB is over the limit of {MAX_SOURCE_BYTES / 2**20:g} MiB "
-                          "per source (MAX_SOURCE_BYTES in qa/settings.py); split it into several sources")
+    if size > limit:
+        raise CorpusError(f"{path}: {size / 2**20:,.1f} MiB is over the limit of {limit / 2**20:g} MiB {what} "
+                          f"({setting} in qa/settings.py){advice}")
+
+
+def _check_size(path: Path) -> None:
+    check_size(path, MAX_SOURCE_BYTES, "per source", "MAX_SOURCE_BYTES", "; split it into several sources")
 
 
 def _entry(raw: dict, n: int, manifest: Path) -> dict:
@@ -153,10 +156,7 @@ def _parse_manifest_full(corpus_dir: Path) -> tuple[list[dict], dict | None, str
     if not real.is_relative_to(corpus_dir.resolve()):  # as for the sources: no reading outside the folder
         raise CorpusError(f"{manifest}: a link to {real}, outside the corpus folder {corpus_dir.resolve()}; "
                           "copy the file into the folder instead")
-    size = manifest.stat().st_size
-    if size > MAX_MANIFEST_BYTES:
-        raise CorpusError(f"{manifest}: {size / 2**20:,.1f} MiB is over the limit of {MAX_MANIFEST_BYTES / 2**20:g} "
-                          "MiB for the corpus manifest (MAX_MANIFEST_BYTES in qa/settings.py)")
+    check_size(manifest, MAX_MANIFEST_BYTES, "for the corpus manifest", "MAX_MANIFEST_BYTES")
     data = manifest.read_bytes()
     try:
         parsed = tomllib.loads(data.decode("utf-8"))
