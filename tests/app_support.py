@@ -22,11 +22,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(searcher):
-    """The page for `searcher`, launched on 127.0.0.1 in this process; yields its URL, closes it after."""
+def serve(searcher, corpus: Path = ROOT / "corpus"):
+    """The page for `searcher` (sources from `corpus`), launched on 127.0.0.1 in this process; yields its URL,
+    closes it after."""
     import app
 
-    demo = app.build_demo(searcher, ROOT / "corpus")
+    demo = app.build_demo(searcher, corpus)
     _, local_url, _ = app.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield local_url.rstrip("/")

@@ -7,30 +7,17 @@ the server writes is read at the file descriptors (capfd) and from logging (capl
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 
 import pytest
-from app_support import GRADIO_PANDAS_NOISE, free_port
+from app_support import GRADIO_PANDAS_NOISE, serve
 from rel_support import gradio_call
 
 pytestmark = GRADIO_PANDAS_NOISE
 
 MARKER = "quokka-private-4417"
 QUESTION = f"My {MARKER} question about my own mental health: who created IPT?"
-
-
-@contextlib.contextmanager
-def _page(searcher, corpus):
-    import app
-
-    demo = app.build_demo(searcher, corpus)
-    _, url, _ = app.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
-    try:
-        yield url.rstrip("/")
-    finally:
-        demo.close()
 
 
 @pytest.mark.parametrize("api, data, expected", [
@@ -41,7 +28,7 @@ def _page(searcher, corpus):
 ])
 def test_refused_inputs_are_one_line_and_never_logged(tiny_searcher, tiny_corpus, capfd, caplog, api, data,
                                                       expected):
-    with caplog.at_level(logging.DEBUG), _page(tiny_searcher, tiny_corpus) as url:
+    with caplog.at_level(logging.DEBUG), serve(tiny_searcher, tiny_corpus) as url:
         capfd.readouterr()
         event, payload = gradio_call(url, api, data)
         assert event == "error", (event, payload)

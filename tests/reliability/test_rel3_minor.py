@@ -3,11 +3,10 @@ an oversized corpus manifest and one linked from outside the corpus folder are r
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import pytest
-from app_support import GRADIO_PANDAS_NOISE, free_port
+from app_support import GRADIO_PANDAS_NOISE, serve
 from rel_support import gradio_call
 
 from qa.errors import CorpusError
@@ -23,25 +22,13 @@ Interpersonal psychotherapy groups meet once a week for twelve weeks in the gamm
 """
 
 
-@contextlib.contextmanager
-def _page(searcher, corpus):
-    import app
-
-    demo = app.build_demo(searcher, corpus)
-    _, url, _ = app.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
-    try:
-        yield url.rstrip("/")
-    finally:
-        demo.close()
-
-
 @pytest.mark.filterwarnings(*[m.args[0] for m in GRADIO_PANDAS_NOISE])
 def test_a_source_added_while_the_page_runs_can_be_chosen_alone(tiny_corpus, tmp_path, fake_embedder):
     """Before: /show with sources=["gamma"] failed with "Value: 'gamma' ... is not in the list of choices"."""
     index = tmp_path / "index"
     build_index(tiny_corpus, index, fake_embedder, SETTINGS)
     searcher = open_searcher(index, tiny_corpus, settings=SETTINGS, embedder=fake_embedder, rebuild="never")
-    with _page(searcher, tiny_corpus) as url:
+    with serve(searcher, tiny_corpus) as url:
         (tiny_corpus / "gamma.txt").write_text(GAMMA, encoding="utf-8")
         with open(tiny_corpus / "sources.toml", "a", encoding="utf-8") as f:
             f.write('\n[[source]]\nid = "gamma"\ntitle = "Gamma handout"\nfile = "gamma.txt"\n')
