@@ -31,19 +31,14 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 @lru_cache(maxsize=1)
-def english_ranks() -> dict[str, int]:
-    """Whole alphabetic words of two letters or more in the bundled tokenizer's vocabulary, with their row
-    in vocab.txt, which follows the words' frequency in the model's training text (row 1996 is "the").
-    Empty without the model package."""
+def english_words() -> frozenset[str]:
+    """Whole alphabetic words of two letters or more in the bundled tokenizer's vocabulary (empty without
+    the model package)."""
     try:
         lines = (bundled_model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
     except (OSError, ModelError):
-        return {}
-    return {w: i for i, w in enumerate(lines) if len(w) >= 2 and w.isalpha()}
-
-
-def english_words() -> frozenset[str]:
-    return frozenset(english_ranks())
+        return frozenset()
+    return frozenset(w for w in lines if len(w) >= 2 and w.isalpha())
 
 
 def text_words(text: str) -> list[str]:
