@@ -116,14 +116,17 @@ def _prob(X: np.ndarray, fit) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(b + ((X - m) / s) @ w, -60, 60)))
 
 
-def figures(p: np.ndarray, rows: list[Row], cuts: dict[str, float]) -> dict[str, float]:
-    """What learners would meet with these probabilities and cut-offs (gated rows count as refused)."""
+def figures(p: np.ndarray, rows: list[Row], cuts: dict[str, float] | list[dict[str, float]],
+            digits: int | None = 4) -> dict[str, float]:
+    """What learners would meet with these probabilities and cut-offs (one set, or one per row); gated rows
+    count as refused."""
+    per_row = cuts if isinstance(cuts, list) else [cuts] * len(rows)
     keys = ("answerable_refused", "answerable_right_first_strong_or_good", "unanswerable_answered",
             "unanswerable_refused", "unanswerable_refused_or_weak")
     out: dict[str, list[bool]] = {k: [] for k in keys}
-    for r, q in zip(rows, p, strict=True):
-        refused = r.gated or q >= cuts["refuse_at"]
-        answered = not refused and q < cuts["weak_at"]
+    for r, q, c in zip(rows, p, per_row, strict=True):
+        refused = r.gated or q >= c["refuse_at"]
+        answered = not refused and q < c["weak_at"]
         if r.answerable:
             out["answerable_refused"].append(refused)
             out["answerable_right_first_strong_or_good"].append(answered and r.first_relevant)
@@ -131,7 +134,8 @@ def figures(p: np.ndarray, rows: list[Row], cuts: dict[str, float]) -> dict[str,
             out["unanswerable_answered"].append(answered)
             out["unanswerable_refused"].append(refused)
             out["unanswerable_refused_or_weak"].append(not answered)
-    return {k: round(float(np.mean(v)), 4) if v else 0.0 for k, v in out.items()}
+    return {k: (float(np.mean(v)) if digits is None else round(float(np.mean(v)), digits)) if v else 0.0
+            for k, v in out.items()}
 
 
 def calibrate(rows: list[Row]) -> tuple[AbstainModel, dict]:
@@ -174,11 +178,8 @@ def spread(rows: list[Row]) -> dict[str, dict[str, float]]:
             test = [i for i in range(len(rows)) if folds[i] == f and not rows[i].gated]
             if test:
                 p[test] = _prob(np.array([rows[i].x for i in test]), fit)
-        # Each question judged with its own fold's cut-offs: rescale so that one set of cuts applies.
-        figs = [figures(p[[i]], [rows[i]], cuts_of[int(folds[i])]) for i in range(len(rows))]
-        per_repeat.append({k: float(np.mean([g[k] for g, r in zip(figs, rows, strict=True)
-                                             if (r.answerable == k.startswith("answerable"))]))
-                           for k in figs[0]})
+        # Each question judged with its own fold's cut-offs.
+        per_repeat.append(figures(p, rows, [cuts_of[int(f)] for f in folds], digits=None))
     return {k: {"mean": round(float(np.mean([d[k] for d in per_repeat])), 4),
                 "min": round(min(d[k] for d in per_repeat), 4), "max": round(max(d[k] for d in per_repeat), 4)}
             for k in per_repeat[0]}
