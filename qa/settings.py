@@ -10,7 +10,7 @@ MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 
 # Bump when the layout of the index directory or the meaning of a stored field changes.
 # 2: sentences no longer end at initials ("Myrna M. Weissman"); 3: the manifest carries its own SHA-256.
-INDEX_FORMAT_VERSION = 4  # 4: wordvec.npz, the static word-vector table
+INDEX_FORMAT_VERSION = 5  # 4: wordvec.npz, the static word-vector table; 5: bank.jsonl and bank.npy
 
 # Largest source file accepted (bytes). Segmentation is linear (about 0.3 s of CPU per MB here), but
 # embedding is not cheap: a 16 MB source is some 55,000 passages and 200,000 sentences to embed. A bigger
@@ -54,6 +54,9 @@ class Settings:
     # over the corpus's asides (dev: neutral at 0.2, Recall@1 unchanged, implicit MRR@10 0.778 -> 0.779).
     topic_bm25_weight: float = 0.2
 
+    # Share of the fused score from each passage's best question-bank similarity (qa/retrieve/bank.py), hybrid
+    # mode only; chosen on dev (docs/answer-quality.md).
+    bank_weight: float = 0.5
     answer_type_bonus: float = 0.1  # added to the fused score of a passage holding the kind of answer asked for
 
     # Abstention: the rule and its calibrated weights live in qa/abstain.py and qa/abstain_model.json.

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 
 from qa.errors import CorpusError, IndexProblem
 from qa.index import layout
+from qa.index.bank import bank_files, bank_records, bank_summary
 from qa.index.embed import Embedder
 from qa.index.install import install_build
 from qa.index.layout import (
@@ -32,10 +32,12 @@ from qa.index.layout import (
 )
 from qa.index.load import LoadedIndex, load_index
 from qa.index.wordvec import WORDVEC_FILE, build_table
+from qa.index.writers import _bm25_files, _faiss_bytes
+from qa.ingest.banks import parse_bank
 from qa.ingest.corpus import read_corpus
 from qa.ingest.passages import ListLeadIns, Passage, segment, sentence_contexts
 from qa.ingest.text import analyze
-from qa.settings import ANN_THRESHOLD, HNSW_EF_SEARCH, INDEX_FORMAT_VERSION, Settings
+from qa.settings import ANN_THRESHOLD, INDEX_FORMAT_VERSION, Settings
 
 EMBED_BATCH = 64
 # A source at least this long gets a line in the build's log (at a terminal every source gets a bar).
@@ -59,6 +61,7 @@ class BuildReport:
     reused: int  # vectors taken from the previous index
     seconds: float
     full: bool
+    bank_note: str | None = None  # one line when question-bank rows are stale (qa/ingest/banks.py)
 
     def summary(self) -> str:
         def names(xs):
@@ -73,40 +76,13 @@ class BuildReport:
             f"embeddings: {self.embedded} computed, {self.reused} reused"
             + (" (--full: nothing reused)" if self.full else ""),
             f"index written to {self.directory} in {self.seconds:.1f} s",
+            *([self.bank_note] if self.bank_note else []),
         ])
 
 
 def _vector_key(model_id: str, text: str) -> str:
     """Cache key of an embedding: the model and the exact text embedded (context included)."""
     return hashlib.sha256(f"{model_id}\0{text}".encode()).hexdigest()
-
-
-def _bm25_files(tokens: list[list[str]]) -> dict[str, bytes]:
-    """Index keyword tokens with bm25s and return its saved files (name -> bytes)."""
-    import bm25s  # deferred: heavy, only when a build writes BM25
-
-    retriever = bm25s.BM25(k1=1.2, b=0.75)
-    # bm25s rejects an empty document; an all-stop-word passage gets a placeholder token matching nothing.
-    retriever.index([t or ["\x00empty"] for t in tokens], show_progress=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        retriever.save(tmp, allow_pickle=False)
-        return {f"bm25/{p.name}": p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
-
-
-def _faiss_bytes(vectors: np.ndarray) -> bytes:
-    import faiss  # deferred: heavy, only when a build writes FAISS
-
-    dim = vectors.shape[1]
-    if len(vectors) >= HNSW_THRESHOLD:
-        hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = 80
-        hnsw.hnsw.efSearch = HNSW_EF_SEARCH
-        index: faiss.Index = hnsw
-    else:
-        index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        index.add(vectors)
-    return faiss.serialize_index(index).tobytes()
 
 
 def _load_previous(index_dir: Path) -> LoadedIndex | None:
@@ -131,6 +107,9 @@ def _reusable_vectors(previous: LoadedIndex | None, embedder: Embedder) -> dict[
         return {}  # keys that do not line up with the rows would hand out wrong vectors
     cache = dict(zip(passage_keys, previous.vectors, strict=False))
     cache.update(zip(sentence_keys, previous.sentence_vectors, strict=False))
+    bank_keys = keys.get("bank", [])
+    if previous.bank is not None and len(bank_keys) == len(previous.bank):
+        cache.update(zip(bank_keys, previous.bank.vectors, strict=False))
     return cache
 
 
@@ -216,6 +195,7 @@ def build_index(
                               "page chrome?); give it text or remove it and its manifest entry")
         passages += cut
     text_of = {s.id: s.text for s in sources}
+    bank = parse_bank(corpus_dir, corpus.banks, text_of)
 
     try:
         with build_lock(index_dir):
@@ -228,12 +208,15 @@ def build_index(
             lead_ins = {s.id: ListLeadIns(s.text) for s in sources}
             for p in passages:
                 texts += sentence_contexts(p, text_of[p.source_id], lead_ins[p.source_id])
+            n_sentences = len(texts) - len(passages)
+            texts += [r.question for r in bank.rows]  # the question banks', embedded alone
             keys = [_vector_key(embedder.model_id, t) for t in texts]
             fresh = _embed_missing(embedder, texts, keys, cache)
             lookup = {**cache, **fresh}
             dim = embedder.dim
             matrix = np.stack([lookup[k] for k in keys]).astype(np.float32)
-            vectors, sentence_vectors = matrix[:len(passages)], matrix[len(passages):]
+            vectors, sentence_vectors = matrix[:len(passages)], matrix[len(passages):len(passages) + n_sentences]
+            bank_rows = bank_records(bank, passages)
             sentence_offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
 
             files: dict[str, bytes] = {}
@@ -241,6 +224,7 @@ def build_index(
             files["vectors.npy"] = npy_bytes(vectors)
             files["sentences.npy"] = npy_bytes(sentence_vectors)
             files["sentence_offsets.npy"] = npy_bytes(sentence_offsets)
+            files.update(bank_files(bank_rows, matrix[len(passages) + n_sentences:]))
             files["dense.faiss"] = _faiss_bytes(vectors)
             files.update(_bm25_files([analyze(p.context) for p in passages]))
             same_model = previous is not None and not full and previous.manifest.get("model", {}).get(
@@ -258,7 +242,9 @@ def build_index(
                 "topic": corpus.topic,
                 # Of the very bytes segmented above, so an edit made during the build shows up as stale.
                 "corpus": corpus.fingerprint,
-                "vector_keys": {"passages": keys[:len(passages)], "sentences": keys[len(passages):]},
+                "vector_keys": {"passages": keys[:len(passages)], "sentences": keys[len(passages):][:n_sentences],
+                                "bank": keys[len(passages) + n_sentences:]},
+                "bank": bank_summary(bank, bank_rows),
                 "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
             }
             files[MANIFEST] = json.dumps(sign_manifest(manifest), indent=1, ensure_ascii=False).encode("utf-8")
@@ -294,4 +280,5 @@ def build_index(
         reused=len(set(keys) - set(fresh)),
         seconds=time.perf_counter() - t0,
         full=full,
+        bank_note=bank.stale_line(),
     )

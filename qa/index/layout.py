@@ -10,6 +10,8 @@ Layout of an index directory:
                                 passages.jsonl one passage per line (offsets, section, sentences, hashes)
                                 dense.faiss    FAISS index of passage vectors (inner product)
                                 wordvec.npz    static word vectors (qa/index/wordvec.py)
+                                bank.jsonl     the question banks' usable rows, each with its passage
+                                bank.npy       their questions' vectors (qa/index/bank.py)
                                 vectors.npy    the same passage vectors, reused by incremental builds
                                 sentences.npy  sentence vectors, for highlighting and grouping
                                 bm25/          bm25s arrays (.npy) and vocabulary (.json)
@@ -45,7 +47,7 @@ BUILDS = "builds"
 MANIFEST = "manifest.json"
 # Files every build has (besides bm25/*); a manifest that does not list one of them is damaged.
 REQUIRED_FILES = ("passages.jsonl", "vectors.npy", "sentences.npy", "sentence_offsets.npy", "dense.faiss",
-                  "wordvec.npz")
+                  "wordvec.npz", "bank.jsonl", "bank.npy")
 SIGNATURE = "manifest_sha256"
 REBUILD_HINT = "run `ipt-qa build` to rebuild it"
 REBUILD_FULL_HINT = "run `ipt-qa build --full` to rebuild it"

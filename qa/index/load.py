@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.errors import CorpusError, IndexCorrupt, IndexMissing, IndexStale
+from qa.index.bank import BANK_ROWS, BANK_VECTORS, BankIndex
 from qa.index.layout import (
     CURRENT,
     MANIFEST,
@@ -49,6 +50,7 @@ class LoadedIndex:
     vocabulary: set[str] = field(default_factory=set)  # surface words of the corpus, for spelling repair
     word_table_bytes: bytes | None = None  # wordvec.npz (qa/index/wordvec.py)
     word_table: WordTable | None = None
+    bank: BankIndex | None = None  # the question banks (qa/index/bank.py); empty when the corpus has none
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -185,8 +187,11 @@ def _load_build(index_dir: Path, corpus_dir, d: Path | None, *, settings, model_
         word_table = WordTable(table) if table is not None else None
     except (ValueError, KeyError) as e:
         raise IndexCorrupt(f"{d / WORDVEC_FILE}: unreadable ({e}); {REBUILD_FULL_HINT}") from None
+    bank = BankIndex.from_bytes(data[BANK_ROWS], data[BANK_VECTORS], str(d), n)
+    if len(bank) and bank.vectors.shape[1:] != vectors.shape[1:]:
+        raise IndexCorrupt(f"{d / BANK_VECTORS}: vectors of another size than the passages'; {REBUILD_FULL_HINT}")
     return LoadedIndex(d, manifest, passages, sources, fidx, bm25, vectors, sentence_vectors, sentence_offsets,
-                       vocab, table, word_table)
+                       vocab, table, word_table, bank)
 
 
 def stale_sources(manifest: dict, corpus_dir: str | os.PathLike) -> list[str]:
@@ -201,7 +206,7 @@ def stale_sources(manifest: dict, corpus_dir: str | os.PathLike) -> list[str]:
     files = {**{s.get("id"): s.get("file") for s in manifest.get("sources", [])}, **files_now}
 
     def name(key: str) -> str:
-        if key.startswith("manifest:"):
+        if key.startswith(("manifest:", "bank:")):
             return key.partition(":")[2]
         return f"{files[key]} ({key})" if files.get(key) else key
 

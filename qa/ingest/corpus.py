@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.errors import CorpusError
+from qa.ingest.banks import read_bank_bytes
 from qa.settings import MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES
 
 MANIFEST_NAME = "sources.toml"
@@ -192,7 +193,8 @@ class Corpus:
     # What the index records to notice later edits: source id -> SHA-256 of the bytes read, plus the
     # manifest's own hash (same keys as corpus_fingerprint()).
     fingerprint: dict[str, str]
-    topic: dict | None = None  # the `[topic]` table: what every question is read as being about (qa/topic.py)
+    topic: dict | None = None  # the `[topic]` table: what every question is read as being about (qa/ingest/topic.py)
+    banks: dict[str, bytes] = field(default_factory=dict)  # question-bank file -> its bytes (qa/ingest/banks.py)
 
 
 def load_corpus(corpus_dir: str | os.PathLike) -> list[Source]:
@@ -244,7 +246,10 @@ def read_corpus(corpus_dir: str | os.PathLike) -> Corpus:
             provenance=str(e.get("provenance", "") or ""),
             meta={k: e[k].strip() for k in META_KEYS if e.get(k, "").strip()},
         ))
-    return Corpus(sources, fingerprint, topic)
+    # The question banks count as part of the corpus: editing one makes the index stale like editing a source.
+    banks = read_bank_bytes(corpus_dir)
+    fingerprint.update({f"bank:{name}": hashlib.sha256(data).hexdigest() for name, data in banks.items()})
+    return Corpus(sources, fingerprint, topic, banks)
 
 
 def corpus_fingerprint(corpus_dir: str | os.PathLike) -> dict[str, str]:
@@ -259,4 +264,6 @@ def corpus_fingerprint(corpus_dir: str | os.PathLike) -> dict[str, str]:
     for e in entries:
         path = _source_path(corpus_dir, e)  # an index built before this check must not serve such a file
         out[e["id"]] = file_sha256(path) if path.is_file() else "missing"
+    for name, data in read_bank_bytes(corpus_dir).items():
+        out[f"bank:{name}"] = hashlib.sha256(data).hexdigest()
     return out

@@ -23,6 +23,7 @@ import qa.index.layout
 from qa.errors import IndexCorrupt, IndexProblem, QAError
 from qa.index.build import build_index
 from qa.index.load import load_index
+from qa.ingest.banks import load_bank
 from qa.ingest.corpus import load_corpus
 from qa.ingest.passages import segment, sentence_contexts
 from qa.search import Searcher
@@ -56,14 +57,18 @@ def real_corpus(tmp_path) -> Path:
 
 
 def texts_to_embed(corpus: Path, settings=SETTINGS) -> dict[str, set[str]]:
-    """Per source, every text a build embeds: each passage's context and each sentence's context."""
-    out = {}
-    for src in load_corpus(corpus):
+    """Per source, every text a build embeds: each passage's context, each sentence's context and the
+    questions of its usable question-bank rows (off-topic rows under "")."""
+    out: dict[str, set[str]] = {"": set()}
+    sources = load_corpus(corpus)
+    for src in sources:
         texts = set()
         for p in segment(src, settings):
             texts.add(p.context)
             texts.update(sentence_contexts(p, src.text))
         out[src.id] = texts
+    for row in load_bank(corpus, {s.id: s.text for s in sources}).rows:
+        out[row.source_id].add(row.question)
     return out
 
 
@@ -138,7 +143,7 @@ def test_edit_appending_a_paragraph_embeds_only_what_changed(real_corpus, tmp_pa
     # Only the tail of the edited source changed: most of its own texts were reused too.
     assert len(changed) < len(new_texts["ipt-definition"])
     assert report.sources_edited == ["ipt-definition"]
-    assert report.sources_unchanged == sorted(set(new_texts) - {"ipt-definition"})
+    assert report.sources_unchanged == sorted(set(new_texts) - {"ipt-definition", ""})
     assert report.sources_added == report.sources_removed == []
     new_passages = passage_keys(real_corpus)
     assert report.passages_added == sum((new_passages - old_passages).values()) >= 1
