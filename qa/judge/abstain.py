@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 FEATURES = ("topic_similarity", "topic_lift", "own_unknown", "own_coverage", "answer_type_missing", "support_min",
-            "support_mean", "name_absent")
+            "support_mean", "name_absent", "bank_contrast")
 MODEL_PATH = Path(__file__).with_name("abstain_model.json")
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.index.load import LoadedIndex
+from qa.retrieve.bank import BankMatcher
 from qa.retrieve.facts import IndexFacts
 from qa.retrieve.features import RankFeatures
 from qa.retrieve.fuse import convex, ranked, rrf
@@ -37,6 +38,7 @@ class Retriever:
         # BM25 of the topic's own words, the same for every question: added, weighted, when a question leaves
         # the topic unsaid, so that passages about the topic win over the corpus's asides.
         self.topic_bm25 = self.bm25_scores(topic_terms)
+        self.bank = BankMatcher(index)
 
     def allowed(self, sources: list[str] | None) -> np.ndarray | None:
         """Mask of the passages of `sources` (None: every passage); an unknown id is a QuestionError."""
@@ -100,7 +102,14 @@ class Retriever:
         b_top = b_top[bm25[b_top] > 0]
         # The abstention signal comes from both retrievers' candidates whatever the mode, so one threshold
         # means the same thing in every mode.
+        match = self.bank.match(qvec) if self.bank else None
+        bank = match.per_passage if match is not None else None
+        if bank is not None and allowed is not None:
+            bank = np.where(allowed, bank, -1.0)
         union = np.union1d(d_top, b_top).astype(np.int64)
+        if bank is not None and mode == "hybrid":  # a passage whose bank question is near is a candidate too
+            q_top = top_indices(bank, depth)
+            union = np.union1d(union, q_top[bank[q_top] > -1.0]).astype(np.int64)
         pool = {"hybrid": union, "dense": d_top.astype(np.int64), "bm25": b_top.astype(np.int64)}[mode]
         signals = {"top_dense": float(dense_p[d_top[0]]) if len(d_top) else 0.0, "top_sentence": 0.0}
         if not len(union):
@@ -122,13 +131,30 @@ class Retriever:
             b_rank = [int(i) for i in b_top]
             fused = {i: v / best for i, v in rrf([d_rank, b_rank], k=s.rrf_k).items()}
         else:
-            fused = convex([{int(i): float(dense[i]) for i in pool}, {int(i): float(bm25[i]) for i in pool}],
-                           [s.dense_weight, 1.0 - s.dense_weight])
+            runs = [{int(i): float(dense[i]) for i in pool}, {int(i): float(bm25[i]) for i in pool}]
+            weights = [s.dense_weight, 1.0 - s.dense_weight]
+            if bank is not None and s.bank_weight > 0:
+                # Each passage's best bank-question similarity, a third run (passages without rows: its lowest).
+                floor = min(0.0, float(bank[pool][bank[pool] > -1.0].min())) if (bank[pool] > -1.0).any() else 0.0
+                runs.append({int(i): max(float(bank[i]), floor) for i in pool})
+                weights = [w * (1.0 - s.bank_weight) for w in weights] + [s.bank_weight]
+            fused = convex(runs, weights)
         fused = self.features.adjust(question, fused)
         # Page furniture the question does not ask for goes after every content passage, keeping its order.
         order = sorted(ranked(fused), key=lambda kv: self.features.unasked_furniture(question, terms, kv[0]))
         # Fusion gives at most 1.0 (first in every retriever) and the features add at most their bonus; a
         # negative cosine (dense mode) shows as 0.
         best = self.features.best_possible(question)
+        if match is not None and order:
+            signals.update(bank_signals(match, order[0][0], self.facts.source_of, self.bank.sources))
         return [Candidate(i, f, float(dense_p[i]), float(bm25[i]), min(1.0, max(0.0, f / best)))
                 for i, f in order], signals
+
+
+def bank_signals(match, first: int, source_of, sources_with_rows: frozenset[str]) -> dict[str, float]:
+    """The bank's judging signals, when the first passage's source has bank rows (else none: the rule then
+    weighs them at their mean, as for a corpus without banks)."""
+    if source_of[first] not in sources_with_rows:
+        return {}
+    return {"bank_answer": match.answer, "bank_near": match.near, "bank_contrast": match.answer - match.near,
+            "bank_first": float(match.per_passage[first])}

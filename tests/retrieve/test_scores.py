@@ -72,7 +72,8 @@ def test_every_gold_question_scores_within_0_and_1_with_the_real_model(real_inde
 
 
 def test_the_best_possible_is_reached_not_only_approached(real_searcher):
-    """The scale is not merely shrunk: a passage first by keywords and by meaning that holds the kind of
-    answer asked for (a person; a duration) scores 1.00 (it was 1.10)."""
-    for question in ("who invented this", "is ipt short term or long term"):
-        assert real_searcher.ask(question).passages[0].score == 1.0, question
+    """The scale is not merely shrunk: a passage first by keywords, by meaning and by its question-bank
+    questions that holds the kind of answer asked for (a person) scores 1.00 (it was 1.10); one first in only
+    some of them scores less."""
+    assert real_searcher.ask("who invented this").passages[0].score == 1.0
+    assert 0.5 < real_searcher.ask("is ipt short term or long term").passages[0].score < 1.0
