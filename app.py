@@ -39,6 +39,7 @@ import gradio as gr  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.paths import default_corpus  # noqa: E402
 from qa.present import page, source_view, suggest  # noqa: E402
+from qa.present.askmenu import AskMenu  # noqa: E402
 from qa.present.assets import asset  # noqa: E402
 from qa.present.sources import LiveDocs  # noqa: E402
 from qa.serve import routes as api_routes  # noqa: E402
@@ -178,6 +179,8 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
             return page.message_html("That citation could not be opened.", "error")
         return source_view.source_html(doc, start, end, hl_start, hl_end)
 
+    ask_menu = AskMenu(searcher)
+
     def source_list():
         """A page opened after `ipt-qa add` or `remove` lists the sources of the build answering now."""
         now = [(info.title, sid) for sid, info in searcher.index.sources.items()]
@@ -196,6 +199,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         examples = gr.HTML(f'<div class="ipt-try"><span class="ipt-try-label">Try:</span>'
                            f"{page.example_buttons_html(page.EXAMPLE_QUESTIONS[:5])}</div>",
                            js_on_load=EXAMPLES_JS, elem_id="examples")
+        menu = gr.HTML(ask_menu.html(), js_on_load=EXAMPLES_JS, elem_id="ask-menu")
         with gr.Accordion("Options: number of passages, sources to search", open=False), gr.Row():
             k = gr.Slider(1, MAX_PASSAGES, value=DEFAULT_PASSAGES, step=1, label="Number of passages",
                           elem_id="k")
@@ -216,10 +220,11 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         after_answer = dict(fn=None, js=AFTER_ANSWER_JS, api_visibility="private")
         question.submit(show, inputs, [results, source], api_name="show").then(**after_answer)
         ask_btn.click(show, inputs, [results, source], api_visibility="private").then(**after_answer)
-        for area in (examples, results):
+        for area in (examples, results, menu):
             area.example(show_example, [k, sources], [question, results, source],
                          api_visibility="private").then(**after_answer)
         demo.load(source_list, None, sources, api_visibility="private")
+        demo.load(lambda: ask_menu.changed() or gr.skip(), None, menu, api_visibility="private", show_progress="hidden")
         gr.HTML(page.privacy_html(), js_on_load=None, elem_id="privacy")  # footer: questions are not stored
         results.cite(open_source, None, source, api_visibility="private").then(
             fn=None, js=AFTER_CITE_JS, api_visibility="private")

@@ -13,6 +13,7 @@ from qa.errors import QAError
 from qa.evaluate.gold import validate_gold_file
 from qa.index.build import build_index
 from qa.ingest.add import add_source, remove_source
+from qa.ingest.bankreport import coverage, report_lines
 from qa.paths import default_corpus, default_gold, default_index
 from qa.serve import service
 
@@ -92,6 +93,14 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--export-beir", type=Path, metavar="DIR",
                    help="write corpus.jsonl, queries.jsonl and qrels/<split>.tsv in the BEIR layout to DIR")
     _paths(e)
+
+    bk = sub.add_parser("bank", help="what the question banks cover: thin passages, stale rows",
+                        description="List the passages with too few answerable questions in corpus/questions.jsonl, "
+                                    "the rows whose quote lies outside every passage, and stale rows (quote no "
+                                    "longer in its source). Exit 1 when a row is stale. No model needed.")
+    bk.add_argument("--min", type=int, default=5, dest="minimum",
+                    help="list passages with fewer answerable questions than this (default: %(default)s)")
+    _paths(bk)
 
     s = sub.add_parser("serve", help="launch the web page (same as python app.py)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -186,6 +195,10 @@ def cmd_add(args) -> int:
     print(f"added {added.id!r} ({added.title}): text in {added.file}, original in {added.original}"
           + (f", extracted with {added.extractor}" if added.extractor else ""))
     print(report.summary())
+    if not any(coverage(args.corpus).per_source().get(added.id, [])):
+        print(f"note: {added.id!r} has no rows in the question bank (corpus/questions.jsonl): its passages are "
+              "ranked and judged without it, so questions about them are more often shown as \"may not answer\"; "
+              "docs/question-banks.md says how to write rows, `ipt-qa bank` lists what is thin")
     return 0
 
 
@@ -194,6 +207,12 @@ def cmd_remove(args) -> int:
     print(f"removed {args.source_id!r}" + (f" (deleted {', '.join(str(p) for p in deleted)})" if deleted else ""))
     print(build_index(args.corpus, args.index, service.load_embedder()).summary())
     return 0
+
+
+def cmd_bank(args) -> int:
+    cov = coverage(args.corpus)
+    print("\n".join(report_lines(cov, args.minimum)))
+    return 1 if cov.bank.stale else 0
 
 
 def cmd_eval(args) -> int:
@@ -244,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         args.corpus = default_corpus()
     try:
         commands = {"ask": cmd_ask, "build": cmd_build, "add": cmd_add, "remove": cmd_remove, "eval": cmd_eval,
-                    "serve": cmd_serve}
+                    "bank": cmd_bank, "serve": cmd_serve}
         return commands[args.command](args)
     except QAError as e:
         return _fail(str(e))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from qa.errors import GoldError
+from qa.evaluate.bankcheck import bank_problems
 from qa.evaluate.beir import corpus_passages, export_beir
 from qa.evaluate.figures import write_figures
 from qa.evaluate.gold import HELD_OUT, SPLITS, load_gold
@@ -69,7 +70,11 @@ def run_eval_command(args) -> int:
         for w in warnings:
             print(f"warning: {w}")
         print(f"{gold_path}: {len(questions)} rows, {len(broken)} broken, {len(warnings)} warning(s)")
-        return 1 if broken else 0
+        bank_errors, bank_rows = bank_problems(args.corpus, texts, [q.question for q in questions])
+        for b in bank_errors:
+            print(f"error: question bank {b}")
+        print(f"question banks of {args.corpus}: {bank_rows} usable rows, {len(bank_errors)} problem(s)")
+        return 1 if broken or bank_errors else 0
     if warnings:
         print(f"ipt-qa: note: {len(warnings)} gold warning(s) (weak rows); `ipt-qa eval --check` lists them",
               file=sys.stderr)

@@ -1,9 +1,13 @@
-""""The sources also answer": questions a learner could ask next, taken word for word from the sources themselves
-(question-form headings and FAQ lines), near the passages shown, or from the whole corpus after a refusal.
+""""The sources also answer", the suggestions after a refusal and the page's "What can I ask?" list: questions
+the sources answer, from the question bank of the build being served (corpus/questions.jsonl; a stale row is
+never in a build), near the passages shown, or from the whole corpus after a refusal. A corpus without a bank
+falls back on the sources' own question lines (question-form headings and FAQ lines).
 
-Nothing here ranks or judges: the passages and the refusal come from the search as they are; this only reads
-the question lines of the indexed passages. A question that does not name the corpus's topic ("What are the
-interpersonal skills?" in an article's off-topic tail) is left out when the corpus has a topic.
+Nothing here ranks or judges: the passages and the refusal come from the search as they are. Of a passage's
+bank questions, those fit to show a learner are offered (a whole question of known words, as people write it
+out: "How long does IPT last?" rather than "ipt lenght"). A question line that does not name the corpus's
+topic ("What are the interpersonal skills?" in an article's off-topic tail) is left out when the corpus has a
+topic.
 """
 
 from __future__ import annotations
@@ -11,11 +15,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from qa.index.wordvec import english_words
 from qa.records import Answer
 
 NEXT_QUESTIONS = 3  # under an answer
 REFUSAL_QUESTIONS = 5  # instead of the fixed examples, when nothing answers
 NEAR = 2  # passages either side of a shown one, in the same source, whose questions count as near it
+PER_PASSAGE = 3  # bank questions offered per passage
+_OPENERS = ("what", "who", "how", "when", "where", "why", "which", "is", "are", "can", "does", "do", "should",
+            "will", "would", "could")
 _QUESTION_RE = re.compile(r"^[A-Z][^?]{8,150}\?$")
 _CACHE: dict[object, Questions] = {}
 
@@ -45,17 +53,68 @@ def _question_lines(text: str, topic_words: list[str]) -> list[str]:
     return out
 
 
+def presentable(question: str, knows) -> bool:
+    """A bank question fit to offer as a button: written out as a question (it opens with "how", "is", "what"
+    ...), 4-14 words, every word known (no typo on the page)."""
+    ws = re.findall(r"[A-Za-z']+", question)
+    return (4 <= len(ws) <= 14 and question.strip()[:1].isalpha() and not re.search(r"[^\w\s'?,-]", question)
+            and ws[0].lower() in _OPENERS and all(knows(w) for w in ws))
+
+
+def shown(question: str, acronyms: frozenset[str] = frozenset({"ipt", "cbt", "ipt-a"})) -> str:
+    """How a bank question reads on a button: people type "how long does ipt last"; the button says "How long
+    does IPT last?" (capital, acronyms, question mark; the words are the row's)."""
+    words = [w.upper() if w.lower() in acronyms or w == "i" else w for w in question.split()]
+    text = " ".join(words)
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith("?") else text + "?"
+
+
+def bank_questions(index) -> list[list[str]] | None:
+    """Per passage, its bank questions fit to show (None: the build has no question bank)."""
+    bank = getattr(index, "bank", None)
+    if bank is None or not len(bank):
+        return None
+    english = english_words()
+    vocab = {w.lower() for w in getattr(index, "vocabulary", ())}
+
+    def knows(word: str) -> bool:
+        w = word.lower().strip("'")
+        return not english or w in english or w in vocab or w.removesuffix("'s") in english
+
+    out: list[list[str]] = [[] for _ in index.passages]
+    for q, p in zip(bank.questions, bank.passage.tolist(), strict=True):
+        if p >= 0 and len(out[p]) < PER_PASSAGE and presentable(q, knows):
+            out[p].append(shown(q))
+    return out
+
+
 def questions_of(index) -> Questions:
-    """The question lines of `index`'s passages, read once per build."""
+    """The questions offered for each of `index`'s passages (from its bank, else its question lines), read once
+    per build."""
     key = index.directory
     if key not in _CACHE:
         topic = index.manifest.get("topic") or {}
         words = [w for w in [*(topic.get("aliases") or [])] if w.strip()]
+        per = bank_questions(index) or [_question_lines(p.text, words) for p in index.passages]
         _CACHE.clear()  # one build at a time is served; a new one replaces the old
-        _CACHE[key] = Questions([_question_lines(p.text, words) for p in index.passages],
-                                {(p.source_id, p.start): i for i, p in enumerate(index.passages)},
+        _CACHE[key] = Questions(per, {(p.source_id, p.start): i for i, p in enumerate(index.passages)},
                                 [p.source_id for p in index.passages])
     return _CACHE[key]
+
+
+def menu(index) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """The "What can I ask?" list: per source (its title), per section in reading order, its questions."""
+    qs = questions_of(index)
+    out: dict[str, dict[str, list[str]]] = {}
+    seen: set[str] = set()
+    for p, found in zip(index.passages, qs.per_passage, strict=True):
+        title = index.sources[p.source_id].title if p.source_id in index.sources else p.source_id
+        fresh = [q for q in found if _key(q) not in seen]
+        seen.update(_key(q) for q in fresh)
+        if fresh:
+            out.setdefault(title, {}).setdefault(p.section or title, []).extend(fresh)
+    return [(title, list(sections.items())) for title, sections in out.items()]
 
 
 def _fresh(candidates, asked: set[str], limit: int) -> list[str]:

@@ -91,7 +91,9 @@ def test_check_names_the_broken_row_lists_warnings_and_exits_1(edited, tmp_path,
 
 
 def test_check_passes_on_the_untouched_corpus(tmp_path, capsys):
-    gold = write_gold(tmp_path / "gold.jsonl", [row("g1", "who created ipt", [("focus-of-ipt", QUOTE)])])
+    # (Not a question of the project's banks: a bank question that copies a gold one is an error of its own.)
+    gold = write_gold(tmp_path / "gold.jsonl", [row("g1", "which two people set out the method first",
+                                                    [("focus-of-ipt", QUOTE)])])
     assert main(["eval", "--check", "--gold", str(gold)]) == 0
     assert "1 rows, 0 broken, 0 warning(s)" in capsys.readouterr().out
 

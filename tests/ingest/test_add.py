@@ -131,6 +131,8 @@ def test_add_builds_cites_exactly_and_remove_undoes_it(tiny_corpus, tmp_path, mo
     assert cli.main(["add", str(pdf), "--corpus", str(tiny_corpus), "--index", str(index)]) == 0
     out = capsys.readouterr().out
     assert "added 'group-ipt-guide'" in out and "sources: 1 added (group-ipt-guide)" in out
+    # A new source has no question-bank rows: the maintainer is told what that costs and where to read more.
+    assert "note: 'group-ipt-guide' has no rows in the question bank" in out and "docs/question-banks.md" in out
     # The running searcher answers from the new build, without a restart, and cites exactly.
     assert "group-ipt-guide" in live.index.sources
     answer = live.ask("Does group IPT work for adolescents in trials?", sources=["group-ipt-guide"])

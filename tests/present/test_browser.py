@@ -271,6 +271,32 @@ def test_example_button_and_also_in_citation(visit):
         expect(page.locator("#source .ipt-source-title")).to_have_text(title.split(" (")[0])
 
 
+@pytest.mark.parametrize("view", [shots.DESKTOP, shots.PHONE], ids=["desktop", "phone"])
+def test_what_can_i_ask_opens_by_keyboard_and_asks_the_chosen_question(visit, axe, view):
+    """The bank's questions by source and section, collapsed; opened with the keyboard, a question asks itself."""
+    from playwright.sync_api import expect
+
+    page = visit(view)
+    menu = page.locator("#ask-menu details.ipt-menu")
+    expect(menu).not_to_have_attribute("open", "")
+    menu.locator("> summary").focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("open", "")
+    source = menu.locator("details.ipt-menu-source").first
+    source.locator("> summary").focus()
+    page.keyboard.press("Enter")
+    button = source.locator("button[data-question]").first
+    expect(button).to_be_visible()
+    if view.phone:
+        assert button.bounding_box()["width"] <= page.viewport_size["width"]
+    assert_accessible(page, axe)
+    question = button.inner_text()
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#results .ipt-asked q")).to_have_text(question)
+    expect(page.locator("#results .ipt-card").first).to_be_visible()
+
+
 def test_xss_question_shows_literally_and_runs_nothing(visit):
     from playwright.sync_api import expect
 

@@ -72,3 +72,31 @@ def test_a_long_question_is_echoed_folded():
     assert len(shown) <= page.ECHO_CHARS + 1 and shown.endswith("\u2026")
     assert "Show the whole question" in html and html.count("How long does IPT last") > 80
     assert "<details" not in page.asked_html("Who created IPT?")
+
+
+def test_with_a_question_bank_the_suggestions_and_the_menu_come_from_it():
+    import numpy as np
+
+    from qa.index.bank import BankIndex
+    from qa.present.askmenu import ask_menu_html
+
+    bank = BankIndex(["how long does ipt last", "ipt lenght", "who made it", "how do i sign up",
+                      "how does ipt compare with yoga", "is ipt covered by insurance"],
+                     ["answer", "answer", "answer", "answer", "near-miss", "answer"], ["a"] * 6,
+                     np.array([2, 2, 1, -1, -1, 4], dtype=np.int64), np.zeros((6, 3), dtype=np.float32))
+    index = SimpleNamespace(**{**vars(INDEX), "directory": Path("/nowhere/build-bank"), "bank": bank,
+                               "vocabulary": {"ipt"},
+                               "sources": {"a": SimpleNamespace(title="Alpha"), "b": SimpleNamespace(title="Beta")}})
+    for p, section in zip(index.passages, ["One", "One", "Two", "Two", "Two", "Three", "Three"], strict=True):
+        p.section = section
+    # From the bank: written out ("How long does IPT last?"), not the typo row; never a near-miss or a row
+    # outside every passage; under the passage's neighbours as before.
+    assert suggest.next_questions(index, Answer("who made ipt", False, None, [hit("a", 50)])) == [
+        "How long does IPT last?"]  # row 4 is three passages away
+    assert suggest.for_answer(index, Answer("capital of France", True, "x", [])) == [
+        "How long does IPT last?", "Is IPT covered by insurance?"]
+    assert suggest.menu(index) == [("Alpha", [("Two", ["How long does IPT last?", "Is IPT covered by insurance?"])])]
+    html = ask_menu_html(suggest.menu(index))
+    assert html.startswith('<details class="ipt-menu"><summary>What can I ask?')
+    assert 'data-question="How long does IPT last?"' in html and "lenght" not in html
+    assert ask_menu_html([]) == ""
