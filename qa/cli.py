@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from qa.errors import QAError
-from qa.evaluate.gold import validate_gold_file
+from qa.evaluate.gold import SPLITS, validate_gold_file
 from qa.index.build import build_index
 from qa.ingest.add import add_source, remove_source
 from qa.paths import default_corpus, default_gold, default_index
@@ -75,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the figures as JSON")
     e.add_argument("--mode", action="append", dest="modes", choices=("hybrid", "bm25", "dense"),
                    help="modes to compare (repeatable; default: all three)")
-    e.add_argument("--split", choices=("dev", "test", "test2", "all"), default=None,
+    e.add_argument("--split", choices=(*SPLITS, "all"), default=None,
                    help="which split to report (default: every split, side by side)")
     e.add_argument("--report", type=Path, default=None, help="where to write the Markdown report "
                                                               "(default: eval/report.md; '-' for none)")
