@@ -6,7 +6,7 @@ API (also listed under "Use via API" at the foot of the page), for `gradio_clien
 
     Client(url).predict(question, k, sources, api_name="/ask") -> dict
         question: str        the question, as typed
-        k: int = 5           how many passages at most (1-50, as `ipt-qa ask -k`)
+        k: int = 5           how many passages at most (1-50, qa.settings.MAX_K, as `ipt-qa ask -k`)
         sources: list[str] | None = None
                              source ids to search (see corpus/sources.toml); None or [] searches all
         returns the record itself, the same object as one line of `ipt-qa ask --json` except that each
@@ -47,6 +47,7 @@ from qa.serve.batcher import AskBatcher  # noqa: E402
 from qa.serve.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
 from qa.serve.quiet_inputs import quiet_input_errors  # noqa: E402
 from qa.serve.service import open_searcher  # noqa: E402
+from qa.settings import k_problem  # noqa: E402
 
 log = logging.getLogger("ipt-qa.app")
 
@@ -90,13 +91,13 @@ CSS = asset("page.css")
 
 
 def _whole_k(k) -> int:
-    """The API's `k` as an int from 1 to 50, else a one-line gr.Error: int(k) silently made 2.9 into 2 and
-    True into 1, and failed on 1e400 / Infinity with an empty error."""
+    """The API's `k` as a whole number of passages (settings.k_problem), else a one-line gr.Error: int(k)
+    silently made 2.9 into 2 and True into 1, and failed on 1e400 / Infinity with an empty error."""
     if isinstance(k, float) and math.isfinite(k) and k.is_integer():
         k = int(k)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
-        shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:40] + "..."
-        raise gr.Error(f"k must be a whole number from 1 to 50, not {shown}", print_exception=False)
+    problem = k_problem(k)
+    if problem:
+        raise gr.Error(problem, print_exception=False)
     return k
 
 

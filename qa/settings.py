@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, fields
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -26,6 +27,19 @@ MAX_MANIFEST_BYTES = 1024 * 1024
 # vectors, and at 20k passages the exact product already costs about as much as that HNSW search.
 ANN_THRESHOLD = 20_000
 HNSW_EF_SEARCH = 512
+
+# Passages per answer a caller may ask for: `ipt-qa ask -k`, Searcher.ask, the page's /ask and /api/v1/ask.
+MIN_K, MAX_K = 1, 50
+
+
+def k_problem(k: object, shown: str | None = None) -> str | None:
+    """Why `k` is not a number of passages one may ask for, in one line (`shown`: k as the caller wrote it,
+    default its repr, cut to 40 characters), or None when it is one."""
+    if isinstance(k, numbers.Integral) and not isinstance(k, bool) and MIN_K <= int(k) <= MAX_K:
+        return None
+    shown = shown if shown is not None else repr(k)
+    shown = shown if len(shown) <= 40 else shown[:40] + "..."
+    return f"k must be a whole number from {MIN_K} to {MAX_K}, not {shown}"
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from qa.errors import IndexProblem, QAError
 from qa.serve.backend import LocalBackend, Readiness, SearchBackend
 from qa.serve.bodylimit import BODY_READ_TIMEOUT, MAX_BODY_BYTES
+from qa.settings import k_problem
 
 log = logging.getLogger("ipt-qa.serve.routes")
 
 HEALTH, READY, ASK = "/healthz", "/readyz", "/api/v1/ask"
 FIELDS = ("question", "k", "sources")
-MAX_K = 50  # as `ipt-qa ask -k` and the Gradio /ask endpoint
 
 
 class BadRequest(Exception):
@@ -59,8 +59,9 @@ def parse_ask(body: bytes, source_ids: list[str]) -> tuple[str, int, list[str] |
         what = "missing" if "question" not in data else f"a {type(question).__name__}, not text"
         raise BadRequest(422, f"question is {what}; send the question as a JSON string", "question")
     k = data.get("k", 5)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise BadRequest(422, f"k must be a whole number from 1 to {MAX_K}, not {json.dumps(k)}", "k")
+    problem = k_problem(k, json.dumps(k))
+    if problem:
+        raise BadRequest(422, problem, "k")
     sources = data.get("sources")
     if sources is not None:
         if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
