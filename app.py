@@ -62,7 +62,7 @@ QUEUE_SIZE = 64
 # Browser sessions whose (small, see _keep_no_session_values) state Gradio keeps; older ones are dropped, which
 # this page, holding no gr.State, does not notice. Measured: about 45 KB each, so at most ~45 MB.
 SESSION_CAPACITY = 1000
-# /ask: up to this many questions at once, embedded together (qa/batcher.py; 1 = each on its own). Measured
+# /ask: up to this many questions at once, embedded together (qa/serve/batcher.py; 1 = each on its own). Measured
 # with 32 concurrent gradio_clients (bench/RESULTS.md, Performance II); `python -m bench --only 2` measures it.
 ASK_BATCH = 16
 GENERIC_ERROR = ("Something went wrong while answering. Please try again; if it keeps happening, tell the "
@@ -228,7 +228,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         gr.api(echo, api_name="echo")
     _bound_every_route(demo)
     quiet_input_errors(demo)  # a value refused by Gradio is never written to the log (it is a question)
-    # /healthz, /readyz and /api/v1/ask (qa/routes.py), served beside the page by `launch`.
+    # /healthz, /readyz and /api/v1/ask (qa/serve/routes.py), served beside the page by `launch`.
     api_routes.attach(demo, searcher, corpus_dir or default_corpus(), concurrency=CONCURRENCY,
                       queue_size=QUEUE_SIZE)
     return demo
@@ -243,7 +243,7 @@ def _bound_every_route(demo: gr.Blocks) -> None:
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
     """Serve the page locally with safe settings: no share link, no monitoring, no file access, no uploads,
-    request bodies bounded (qa/bodylimit.py), no tracebacks sent to the browser, and no run history
+    request bodies bounded (qa/serve/bodylimit.py), no tracebacks sent to the browser, and no run history
     (questions about one's mental health should not linger in a shared browser). Extra keywords (e.g.
     prevent_thread_lock=True) go to `Blocks.launch`."""
     from starlette.middleware import Middleware
@@ -258,7 +258,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
 
 def _keep_no_session_values() -> None:
     """Gradio keeps, per browser session, a copy of every event's last inputs and outputs, only to rebuild a
-    page from a deep link (a route this page closes: qa/bodylimit.py). With 10,000 sessions allowed and a
+    page from a deep link (a route this page closes: qa/serve/bodylimit.py). With 10,000 sessions allowed and a
     1 MB question each, that was ~1 MB per abandoned session. Keep none: a question about one's health
     should not linger in the server either. (Skipped, with a warning, if Gradio no longer has the hook.)"""
     from gradio import state_holder

@@ -21,8 +21,9 @@ MAX_SOURCE_BYTES = 16 * 1024 * 1024
 # sources; a 60 MB one was parsed whole (and re-hashed on every change) before.
 MAX_MANIFEST_BYTES = 1024 * 1024
 
-# The one switch between exact and approximate dense search, used by the build (qa/index.py: which FAISS
-# index) and by the search (qa/search.py: a matrix-vector product over all passages, or the HNSW top list).
+# The one switch between exact and approximate dense search, used by the build (qa/index/build.py: which FAISS
+# index) and by the search (qa/retrieve/candidates.py: a matrix-vector product over all passages, or the HNSW
+# top list).
 # Chosen in bench/RESULTS.md ("Performance II"): HNSW M=32 with efSearch 512 keeps recall@50 >= 0.99 on real
 # vectors, and at 20k passages the exact product already costs about as much as that HNSW search.
 ANN_THRESHOLD = 20_000
@@ -62,7 +63,7 @@ class Settings:
     group_threshold: float = 0.75  # sentences of two sources "say the same" above this cosine ...
     group_min_overlap: float = 0.2  # ... and when this share of their (IDF-weighted) words is shared
 
-    # A question that leaves the corpus's topic unsaid is searched as if it named it (qa/topic.py):
+    # A question that leaves the corpus's topic unsaid is searched as if it named it (qa/ingest/topic.py):
     topic_judge_weight: float = 0.5  # for judging (abstention), its vector moves this far towards the topic's
     # ... and its keyword side adds this share of the topic words' BM25 score, so passages about the topic win
     # over the corpus's asides (dev: neutral at 0.2, Recall@1 unchanged, implicit MRR@10 0.778 -> 0.779).
@@ -70,7 +71,7 @@ class Settings:
 
     answer_type_bonus: float = 0.1  # added to the fused score of a passage holding the kind of answer asked for
 
-    # Abstention: the rule and its calibrated weights live in qa/abstain.py and qa/abstain_model.json.
+    # Abstention: the rule and its calibrated weights live in qa/judge/abstain.py and qa/judge/abstain_model.json.
     abstain: bool = True  # False: never refuse (the fake embedder's similarities are not MiniLM's)
 
     INDEX_FIELDS = ("max_passage_chars", "target_passage_chars", "context_title", "context_section")

@@ -198,7 +198,7 @@ class Corpus:
     # What the index records to notice later edits: source id -> SHA-256 of the bytes read, plus the
     # manifest's own hash (same keys as corpus_fingerprint()).
     fingerprint: dict[str, str]
-    topic: dict | None = None  # the `[topic]` table: what every question is read as being about (qa/topic.py)
+    topic: dict | None = None  # the `[topic]` table: what every question is read as being about (qa/ingest/topic.py)
 
 
 def load_corpus(corpus_dir: str | os.PathLike) -> list[Source]:

@@ -9,7 +9,7 @@
                        the record one `ipt-qa ask --json` line holds (application/json)
 
 They are an ASGI middleware in front of the Gradio app, so they never enter Gradio's queue: the health
-checks cost a few dozen stat calls (qa/backend.py), and /api/v1/ask has its own bound with the queue's
+checks cost a few dozen stat calls (qa/serve/backend.py), and /api/v1/ask has its own bound with the queue's
 numbers (`concurrency` answering at once, `queue_size` more waiting, then 429). Errors are JSON
 {"error": "<one line>"} (422 adds "field"): 400 not JSON (or nested too deeply, or a Content-Length that is
 not a number), 405 wrong method, 408 a body that stalls (BODY_READ_TIMEOUT between pieces), 413 body over 4 MiB,

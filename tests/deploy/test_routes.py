@@ -1,5 +1,5 @@
-"""/healthz, /readyz and /api/v1/ask (qa/routes.py) and the readiness of the local backend (qa/backend.py),
-on the tiny corpus with the fake embedder: no nginx, no model, a second or two."""
+"""/healthz, /readyz and /api/v1/ask (qa/serve/routes.py) and the readiness of the local backend
+(qa/serve/backend.py), on the tiny corpus with the fake embedder: no nginx, no model, a second or two."""
 
 from __future__ import annotations
 
