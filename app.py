@@ -6,7 +6,7 @@ API (also listed under "Use via API" at the foot of the page), for `gradio_clien
 
     Client(url).predict(question, k, sources, api_name="/ask") -> dict
         question: str        the question, as typed
-        k: int = 5           how many passages at most (1-50, as `ipt-qa ask -k`)
+        k: int = 5           how many passages at most (1-50, qa.settings.MAX_K, as `ipt-qa ask -k`)
         sources: list[str] | None = None
                              source ids to search (see corpus/sources.toml); None or [] searches all
         returns the record itself, the same object as one line of `ipt-qa ask --json` except that each
@@ -48,6 +48,7 @@ from qa.serve.batcher import AskBatcher  # noqa: E402
 from qa.serve.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
 from qa.serve.quiet_inputs import quiet_input_errors  # noqa: E402
 from qa.serve.service import open_searcher  # noqa: E402
+from qa.settings import k_problem  # noqa: E402
 
 log = logging.getLogger("ipt-qa.app")
 
@@ -62,7 +63,7 @@ QUEUE_SIZE = 64
 # Browser sessions whose (small, see _keep_no_session_values) state Gradio keeps; older ones are dropped, which
 # this page, holding no gr.State, does not notice. Measured: about 45 KB each, so at most ~45 MB.
 SESSION_CAPACITY = 1000
-# /ask: up to this many questions at once, embedded together (qa/batcher.py; 1 = each on its own). Measured
+# /ask: up to this many questions at once, embedded together (qa/serve/batcher.py; 1 = each on its own). Measured
 # with 32 concurrent gradio_clients (bench/RESULTS.md, Performance II); `python -m bench --only 2` measures it.
 ASK_BATCH = 16
 GENERIC_ERROR = ("Something went wrong while answering. Please try again; if it keeps happening, tell the "
@@ -91,13 +92,13 @@ CSS = asset("page.css")
 
 
 def _whole_k(k) -> int:
-    """The API's `k` as an int from 1 to 50, else a one-line gr.Error: int(k) silently made 2.9 into 2 and
-    True into 1, and failed on 1e400 / Infinity with an empty error."""
+    """The API's `k` as a whole number of passages (settings.k_problem), else a one-line gr.Error: int(k)
+    silently made 2.9 into 2 and True into 1, and failed on 1e400 / Infinity with an empty error."""
     if isinstance(k, float) and math.isfinite(k) and k.is_integer():
         k = int(k)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
-        shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:40] + "..."
-        raise gr.Error(f"k must be a whole number from 1 to 50, not {shown}", print_exception=False)
+    problem = k_problem(k)
+    if problem:
+        raise gr.Error(problem, print_exception=False)
     return k
 
 
@@ -232,7 +233,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         gr.api(echo, api_name="echo")
     _bound_every_route(demo)
     quiet_input_errors(demo)  # a value refused by Gradio is never written to the log (it is a question)
-    # /healthz, /readyz and /api/v1/ask (qa/routes.py), served beside the page by `launch`.
+    # /healthz, /readyz and /api/v1/ask (qa/serve/routes.py), served beside the page by `launch`.
     api_routes.attach(demo, searcher, corpus_dir or default_corpus(), concurrency=CONCURRENCY,
                       queue_size=QUEUE_SIZE)
     return demo
@@ -247,7 +248,7 @@ def _bound_every_route(demo: gr.Blocks) -> None:
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
     """Serve the page locally with safe settings: no share link, no monitoring, no file access, no uploads,
-    request bodies bounded (qa/bodylimit.py), no tracebacks sent to the browser, and no run history
+    request bodies bounded (qa/serve/bodylimit.py), no tracebacks sent to the browser, and no run history
     (questions about one's mental health should not linger in a shared browser). Extra keywords (e.g.
     prevent_thread_lock=True) go to `Blocks.launch`."""
     from starlette.middleware import Middleware
@@ -262,7 +263,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
 
 def _keep_no_session_values() -> None:
     """Gradio keeps, per browser session, a copy of every event's last inputs and outputs, only to rebuild a
-    page from a deep link (a route this page closes: qa/bodylimit.py). With 10,000 sessions allowed and a
+    page from a deep link (a route this page closes: qa/serve/bodylimit.py). With 10,000 sessions allowed and a
     1 MB question each, that was ~1 MB per abandoned session. Keep none: a question about one's health
     should not linger in the server either. (Skipped, with a warning, if Gradio no longer has the hook.)"""
     from gradio import state_holder

@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 from qa.errors import QAError
-from qa.evaluate.gold import validate_gold_file
+from qa.evaluate.gold import SPLITS, validate_gold_file
 from qa.index.build import build_index
 from qa.ingest.add import add_source, remove_source
 from qa.ingest.bankreport import coverage, report_lines
 from qa.paths import default_corpus, default_gold, default_index
+from qa.retrieve.query import MODES
 from qa.serve import service
+from qa.settings import MAX_K, MIN_K, k_problem
 
 EXIT_USAGE = 2
 
@@ -42,8 +44,8 @@ def parser() -> argparse.ArgumentParser:
                        description="Answer questions with cited passages. With no QUESTION, or '-', reads one "
                                    "question per line from standard input (the model is loaded once).")
     a.add_argument("question", nargs="*", metavar="QUESTION", help="the question (words are joined by spaces)")
-    a.add_argument("-k", type=int, default=5, help="passages per answer, 1-50 (default: %(default)s)")
-    a.add_argument("--mode", choices=("hybrid", "bm25", "dense"), default="hybrid",
+    a.add_argument("-k", type=int, default=5, help=f"passages per answer, {MIN_K}-{MAX_K} (default: %(default)s)")
+    a.add_argument("--mode", choices=MODES, default="hybrid",
                    help="retriever: both fused (default), keywords only, or embeddings only")
     a.add_argument("--source", action="append", dest="sources", metavar="ID",
                    help="search only this source id (repeatable; default: all)")
@@ -74,9 +76,9 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="score retrieval on the gold set and write eval/report.md")
     e.add_argument("--gold", type=Path, default=None, help="gold set (default: eval/gold.jsonl)")
     e.add_argument("--json", action="store_true", help="print the figures as JSON")
-    e.add_argument("--mode", action="append", dest="modes", choices=("hybrid", "bm25", "dense"),
+    e.add_argument("--mode", action="append", dest="modes", choices=MODES,
                    help="modes to compare (repeatable; default: all three)")
-    e.add_argument("--split", choices=("dev", "test", "test2", "all"), default=None,
+    e.add_argument("--split", choices=(*SPLITS, "all"), default=None,
                    help="which split to report (default: every split, side by side)")
     e.add_argument("--report", type=Path, default=None, help="where to write the Markdown report "
                                                               "(default: eval/report.md; '-' for none)")
@@ -151,8 +153,9 @@ def cmd_ask(args) -> int:
         return _fail("no question given; pass one as arguments, or one per line on standard input")
     if not batch and not " ".join(questions[0].split()):
         return _fail("the question is empty; type a question about Interpersonal Psychotherapy (IPT)")
-    if not 1 <= args.k <= 50:
-        return _fail(f"-k must be a whole number from 1 to 50, not {args.k}")
+    problem = k_problem(args.k)
+    if problem:
+        return _fail(f"-{problem}")
     searcher = service.open_searcher(args.index, args.corpus)
     first = True
     # Batches are answered in slices so output streams and one model call serves many questions.

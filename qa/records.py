@@ -34,7 +34,8 @@ class Hit(Citation):
     # every retriever and, when the question asks for a kind of answer (a duration, a person), holding one.
     score: float = 0.0
     similarity: float = 0.0  # cosine between question and passage
-    label: str = ""  # "strong" / "good" / "partial": from the score that orders the cards (qa/search.label_of)
+    # "strong" / "good" / "partial": from the score that orders the cards (qa/judge/outcome.py, card_labels)
+    label: str = ""
     text: str = ""
     highlight: dict = field(default_factory=dict)  # {"start", "end"}: best-matching sentence, absolute offsets
     url: str = ""

@@ -27,7 +27,7 @@ from qa.retrieve.candidates import Retriever
 from qa.retrieve.facts import IndexFacts
 from qa.retrieve.features import RankFeatures
 from qa.retrieve.query import MODES, QueryReader, QuestionError, clean_question
-from qa.settings import Settings
+from qa.settings import Settings, k_problem
 
 
 class Searcher:
@@ -60,8 +60,9 @@ class Searcher:
         abstained answer with the reason, and the others go on."""
         if mode not in MODES:
             raise QuestionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if not 1 <= int(k) <= 50:
-            raise QuestionError(f"k must be a whole number from 1 to 50, not {k}")
+        problem = k_problem(k)
+        if problem:
+            raise QuestionError(problem)
         allowed = self.retriever.allowed(sources)
         cleaned: list[tuple[str, list[str]] | Answer] = []
         for q in questions:

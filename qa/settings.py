@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, fields
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -20,12 +21,26 @@ MAX_SOURCE_BYTES = 16 * 1024 * 1024
 # sources; a 60 MB one was parsed whole (and re-hashed on every change) before.
 MAX_MANIFEST_BYTES = 1024 * 1024
 
-# The one switch between exact and approximate dense search, used by the build (qa/index.py: which FAISS
-# index) and by the search (qa/search.py: a matrix-vector product over all passages, or the HNSW top list).
+# The one switch between exact and approximate dense search, used by the build (qa/index/build.py: which FAISS
+# index) and by the search (qa/retrieve/candidates.py: a matrix-vector product over all passages, or the HNSW
+# top list).
 # Chosen in bench/RESULTS.md ("Performance II"): HNSW M=32 with efSearch 512 keeps recall@50 >= 0.99 on real
 # vectors, and at 20k passages the exact product already costs about as much as that HNSW search.
 ANN_THRESHOLD = 20_000
 HNSW_EF_SEARCH = 512
+
+# Passages per answer a caller may ask for: `ipt-qa ask -k`, Searcher.ask, the page's /ask and /api/v1/ask.
+MIN_K, MAX_K = 1, 50
+
+
+def k_problem(k: object, shown: str | None = None) -> str | None:
+    """Why `k` is not a number of passages one may ask for, in one line (`shown`: k as the caller wrote it,
+    default its repr, cut to 40 characters), or None when it is one."""
+    if isinstance(k, numbers.Integral) and not isinstance(k, bool) and MIN_K <= int(k) <= MAX_K:
+        return None
+    shown = shown if shown is not None else repr(k)
+    shown = shown if len(shown) <= 40 else shown[:40] + "..."
+    return f"k must be a whole number from {MIN_K} to {MAX_K}, not {shown}"
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,7 @@ class Settings:
     group_threshold: float = 0.75  # sentences of two sources "say the same" above this cosine ...
     group_min_overlap: float = 0.2  # ... and when this share of their (IDF-weighted) words is shared
 
-    # A question that leaves the corpus's topic unsaid is searched as if it named it (qa/topic.py):
+    # A question that leaves the corpus's topic unsaid is searched as if it named it (qa/ingest/topic.py):
     topic_judge_weight: float = 0.5  # for judging (abstention), its vector moves this far towards the topic's
     # ... and its keyword side adds this share of the topic words' BM25 score, so passages about the topic win
     # over the corpus's asides (dev: neutral at 0.2, Recall@1 unchanged, implicit MRR@10 0.778 -> 0.779).
@@ -59,7 +74,7 @@ class Settings:
     bank_weight: float = 0.5
     answer_type_bonus: float = 0.1  # added to the fused score of a passage holding the kind of answer asked for
 
-    # Abstention: the rule and its calibrated weights live in qa/abstain.py and qa/abstain_model.json.
+    # Abstention: the rule and its calibrated weights live in qa/judge/abstain.py and qa/judge/abstain_model.json.
     abstain: bool = True  # False: never refuse (the fake embedder's similarities are not MiniLM's)
 
     INDEX_FIELDS = ("max_passage_chars", "target_passage_chars", "context_title", "context_section")

@@ -167,3 +167,12 @@ def test_help_is_fast_and_loads_no_model():
     proc = run("--help", timeout=60)
     assert proc.returncode == 0
     assert all(cmd in proc.stdout for cmd in ("ask", "build", "eval", "serve"))
+
+
+def test_eval_split_accepts_every_split_of_the_gold_set():
+    """`--split test3` was refused: the choices were written out in the parser and lacked the newest split."""
+    from qa.cli import parser
+    from qa.evaluate.gold import SPLITS
+
+    for split in (*SPLITS, "all"):
+        assert parser().parse_args(["eval", "--split", split]).split == split

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from qa.evaluate.modes import MODES
+
 SPLITS = ("test", "test2", "test3", "dev")
-MODES = ("bm25", "dense", "hybrid")
 KEYS = ("answerable", "off_topic", "Recall@1", "Recall@5", "mrr@10", "wrongly_abstained", "abstain_recall",
         "ans_answered", "ans_right_answered", "ans_may-not-answer", "ans_refused", "unans_answered",
         "unans_may-not-answer", "unans_refused", "label_strong_precision", "label_good_precision")

@@ -34,7 +34,7 @@ def _git_commit(cwd: Path) -> str:
 
 def save_run(out_dir: str | os.PathLike, results: dict, questions, searcher, gold_path: Path) -> list[Path]:
     """Write, per mode, the TREC run and the JSON Lines records, plus the qrels of the current segmentation
-    (one file: every mode shares it) and meta.json. Passage ids are the stable ids of qa/beir.py, the same
+    (one file: every mode shares it) and meta.json. Passage ids are the stable ids of qa/evaluate/beir.py, the same
     as `--export-beir` writes."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -15,10 +15,10 @@ from ranx import Qrels, Run
 from ranx import evaluate as ranx_evaluate
 
 from qa.evaluate.gold import KINDS, SPLITS, GoldQuestion, first_relevant_rank, is_relevant, relevant_spans
+from qa.evaluate.modes import MODES
 from qa.evaluate.outcomes import outcome_figures
 from qa.evaluate.stats import Bootstrap, paired_difference, randomization_p
 
-MODES = ("bm25", "dense", "hybrid")
 LABELS = ("strong", "good", "partial")
 KS = (1, 3, 5, 10)
 METRICS = [f"hit_rate@{k}" for k in KS] + ["mrr@10", "ndcg@10"] + [f"recall@{k}" for k in KS]

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from qa.errors import CorpusError
-from qa.ingest.corpus import ID_RE, MANIFEST_NAME, Source, check_size, read_corpus, read_manifest
+from qa.ingest.corpus import ID_RE, MANIFEST_NAME, Source, check_size, read_corpus, read_manifest, same_text_key
 from qa.ingest.extract import SUFFIXES, extract
 from qa.ingest.passages import segment
 from qa.settings import MAX_SOURCE_BYTES
@@ -39,11 +39,6 @@ class Added:
     original: Path  # the untouched copy
     extractor: str
     passages: int
-
-
-def _same_text(text: str) -> str:
-    """What two texts share when they are the same text: their words, whatever the spacing and line ends."""
-    return hashlib.sha256(" ".join(text.replace("\ufeff", "").split()).encode("utf-8")).hexdigest()
 
 
 def toml_string(value: str) -> str:
@@ -114,9 +109,9 @@ def add_source(corpus_dir: str | os.PathLike, path: str | os.PathLike, *, url: s
     if len(stored) > MAX_SOURCE_BYTES:
         raise CorpusError(f"{path}: its text is {len(stored) / 2**20:,.1f} MiB, over the limit of "
                           f"{MAX_SOURCE_BYTES / 2**20:g} MiB per source; nothing was added")
-    same = _same_text(got.text)
+    same = same_text_key(got.text)
     for s in corpus.sources:
-        if _same_text(s.text) == same:
+        if same_text_key(s.text) == same:
             raise CorpusError(f"{path}: its text is the same as source {s.id!r}; nothing was added")
 
     title = " ".join((title or got.title or path.stem.replace("-", " ").replace("_", " ")).split())

@@ -77,6 +77,12 @@ def decode_source(path: Path, data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def same_text_key(text: str) -> str:
+    """What two sources share when they are the same text: a hash of their words, whatever the spacing, line
+    ends or byte-order mark. The one rule for a duplicate, in the manifest and in `ipt-qa add`."""
+    return hashlib.sha256(" ".join(text.replace("\ufeff", "").split()).encode("utf-8")).hexdigest()
+
+
 def _source_path(corpus_dir: Path, entry: dict) -> Path:
     """The file of a manifest entry, refused when it resolves outside the corpus folder (a symlink to
     /etc/passwd was indexed and shown whole in the source view)."""
@@ -233,8 +239,8 @@ def read_corpus(corpus_dir: str | os.PathLike) -> Corpus:
         _check_size(path)
         data = path.read_bytes()
         text = decode_source(path, data)
-        # Compared after decoding, so one text saved twice with different line ends is still caught.
-        same = hashlib.sha256(text.lstrip("\ufeff").strip().encode("utf-8")).hexdigest()
+        # Compared after decoding, so one text saved twice with other line ends or spacing is still caught.
+        same = same_text_key(text)
         if same in by_text:
             raise CorpusError(f"{path}: same content as source {by_text[same]!r}; keep one of them")
         by_text[same] = e["id"]

@@ -4,8 +4,10 @@ page), Markdown and plain text as they are. Local files only: nothing here opens
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -39,9 +41,30 @@ def clean_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
 
 
+@contextlib.contextmanager
+def _needs_packages(path: Path, what: str, package: str) -> Iterator[None]:
+    """A package the extraction imports that is missing or broken becomes one line naming it (CorpusError),
+    not a traceback: an installer can leave out a dependency of a dependency (lxml's `html_clean` extra)."""
+    try:
+        yield
+    except ImportError as e:
+        name = (e.name or package).split(".")[0]
+        why = " ".join(str(e).split()) or type(e).__name__
+        raise CorpusError(f"{path}: reading {what} needs the Python package {name!r}, which cannot be imported "
+                          f"({why}); install it (pip install {name}) or reinstall ipt-qa; nothing was added") from None
+
+
 def _html(path: Path, data: bytes) -> Extracted:
+    with _needs_packages(path, "a web page", "trafilatura"):
+        return _html_text(path, data)
+
+
+def _html_text(path: Path, data: bytes) -> Extracted:
     # Deferred on purpose: trafilatura (lxml, dateparser) takes a second to import and only `add` needs it.
-    import trafilatura
+    # lxml_html_clean first, by name: trafilatura's justext imports it through lxml.html.clean, whose error
+    # for it missing names no module.
+    import lxml_html_clean  # noqa: F401  (deferred with trafilatura)
+    import trafilatura  # deferred, see above
 
     markup = data.decode("utf-8", errors="replace")
     text = trafilatura.extract(markup, output_format="markdown", include_comments=False, include_tables=True,
@@ -58,6 +81,11 @@ def _html(path: Path, data: bytes) -> Extracted:
 
 
 def _pdf(path: Path, data: bytes) -> Extracted:
+    with _needs_packages(path, "a PDF", "pypdf"):
+        return _pdf_text(path, data)
+
+
+def _pdf_text(path: Path, data: bytes) -> Extracted:
     # Deferred on purpose, like trafilatura above.
 
     from pypdf import PdfReader  # deferred: only for a PDF

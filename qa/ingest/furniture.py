@@ -2,7 +2,7 @@
 
 Web extracts keep some of what surrounds an article: the author's biography, lists of links ("For more
 information ... visit:", "Sources"), the link to a video, sign-up prompts. Segmentation drops what is pure
-chrome (qa/passages.py); what carries information a learner may ask for ("who wrote this", "where can I read
+chrome (qa/ingest/passages.py); what carries information a learner may ask for ("who wrote this", "where can I read
 more") stays a passage, but it must never outrank content for a question that does not ask for it.
 """
 

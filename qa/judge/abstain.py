@@ -2,24 +2,21 @@
 
 No single similarity separates the questions the sources answer from those they do not: near-miss questions
 ("can it be done over zoom") share the sources' words and meaning, and questions that leave the topic unsaid
-("how often would i go") share few words with anything. The rule therefore weighs several signals, each
-measured on what the question adds beyond the corpus's topic (qa/topic.py):
+("how often would i go") share few words with anything. The rule therefore weighs several signals, most of
+them measured on what the question adds beyond the corpus's topic (qa/ingest/topic.py; the signals are
+gathered by qa/judge/signals.py and docs/answer-quality.md lists them all):
 
-* `topic_similarity`: cosine between the question read as being about the topic (its vector moved towards
-  the topic's) and the best sentence of the first passages;
-* `topic_lift`: how much closer that sentence is to the question than to the topic's name alone: what the
-  question adds beyond "IPT" (a question that adds nothing the sources hold lifts nothing);
-* `own_unknown`: share of the question's own content words (beyond the topic's and stop words) that occur
-  nowhere in the corpus ("zoom", "homework", "nhs");
-* `own_coverage`: share of them found in the first three passages;
-* `answer_type_missing`: the question asks for a kind of answer (a year, a price, a person; qa/answertype.py)
-  and none of the first five passages holds one.
+* `topic_similarity`, `topic_lift`: the question, read as being about the topic, against the best sentence of
+  the first passages, and how much closer it is than the topic's name alone;
+* `own_unknown`, `own_coverage`: the question's own words found nowhere in the corpus, or in the first passages;
+* `answer_type_missing`: it asks for a kind of answer (qa/retrieve/answertype.py) no first passage holds;
+* `support_min`, `support_mean`, `name_absent`: per-word support and names the passages do not mention;
+* `bank_contrast`: how much nearer the question is to a question the sources answer than to one they come
+  close to without answering (the question banks, qa/retrieve/bank.py).
 
 A logistic model over these gives the probability that the sources do not answer the question. Its weights and
-its two cut-offs are fitted on the **dev** split of eval/gold.jsonl only, by `python -m qa.evaluate.calibrate`, which
-writes `qa/abstain_model.json` (with the figures it reached): refuse at or above `refuse_at`, chosen so that
-at most 2% of answerable dev questions are refused in leave-one-out (a hidden answer costs a learner more
-than a weak one shown); flag the answer as a weak match at or above `weak_at`.
+its cut-offs are fitted on the **dev** split of eval/gold.jsonl only, by `python -m qa.evaluate.calibrate`,
+which writes qa/judge/abstain_model.json with the figures it reached (the budgets: qa/evaluate/calibrate.py).
 """
 
 from __future__ import annotations

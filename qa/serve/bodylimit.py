@@ -3,11 +3,14 @@
 Gradio reads and parses a whole request before the question is cut to its length bound, so one 100 MB
 question cost 3 s and 243 MB of memory (RELIABILITY.md). This ASGI middleware refuses a body over the bound
 with 413 before it is read whole: at once when Content-Length says so, or as soon as a chunked body passes it.
+The rules for a request's body (check_declared_length, too_large, stalled) are also those of /api/v1/ask
+(qa/serve/routes.py), which answers them in JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 
 # A question is cut to 1,000 characters; the web API still accepts a 1 MB one (and says it was cut), so the
 # bound sits above that with room for JSON escaping.
@@ -17,6 +20,66 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 # A client that has sent part of a request body and then goes quiet holds a connection and a worker; each
 # further piece of the body must arrive within this many seconds, else 408.
 BODY_READ_TIMEOUT = 20.0
+
+# Before a refusal that comes ahead of the body (a Content-Length that is not a number), what the client still
+# sends is read and dropped, up to this much and while it keeps coming: a server that closes with unread data
+# resets the connection, and a client still sending may then get ConnectionResetError instead of the answer
+# (nginx reads on for the same reason, "lingering close"). A larger body is left unread.
+DRAIN_BYTES = 64 * 1024
+DRAIN_TIMEOUT = 1.0
+
+_LENGTH_RE = re.compile(rb"[0-9]+")
+
+
+class BodyRefused(Exception):
+    """A request body refused before it reaches an endpoint: 400 (Content-Length not a number), 408 (a body
+    that stalls) or 413 (too large), with a one-line reason. Each refusal closes the connection."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def too_large(max_bytes: int) -> BodyRefused:
+    return BodyRefused(413, f"request body larger than {max_bytes:,} bytes")
+
+
+def stalled(read_timeout: float) -> BodyRefused:
+    return BodyRefused(408, f"request body not received within {read_timeout:g} s")
+
+
+def check_declared_length(headers, max_bytes: int) -> None:
+    """Refuse a request by its Content-Length header alone: 400 when it is not a whole number of bytes (a
+    malformed header, not a large body), 413 when it is over `max_bytes`; nothing when absent or fine."""
+    declared = dict(headers or []).get(b"content-length")
+    if declared is None:
+        return
+    if not _LENGTH_RE.fullmatch(declared.strip()):
+        raise BodyRefused(400, "Content-Length is not a whole number of bytes")
+    if int(declared) > max_bytes:
+        raise too_large(max_bytes)
+
+
+async def drain(receive, limit: int = DRAIN_BYTES, timeout: float = DRAIN_TIMEOUT) -> None:
+    """Read and drop the rest of a small request body (see DRAIN_BYTES) before it is refused."""
+    received = 0
+    while received <= limit:
+        try:
+            message = await asyncio.wait_for(receive(), timeout)
+        except TimeoutError:
+            return
+        if message["type"] != "http.request":
+            return
+        received += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
+
+
+async def refuse_early(receive, refused: BodyRefused) -> None:
+    """Before answering `refused` ahead of the body: drain a body of unknown length (400), so that the client
+    can read the answer; a declared one over the bound (413) is not read at all."""
+    if refused.status == 400:
+        await drain(receive)
 
 
 class BodyLimit:
@@ -36,21 +99,18 @@ class BodyLimit:
                                 (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
 
-    async def _refuse(self, send) -> None:
-        await self._answer(send, 413, f"request body larger than {self.max_bytes:,} bytes")
+    async def _refuse(self, send, refused: BodyRefused) -> None:
+        await self._answer(send, refused.status, refused.message)
 
     async def __call__(self, scope, receive, send):
 
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None:
-            try:
-                too_large = int(declared) > self.max_bytes
-            except ValueError:
-                too_large = True  # not a number: refuse rather than guess
-            if too_large:
-                return await self._refuse(send)
+        try:
+            check_declared_length(scope.get("headers"), self.max_bytes)
+        except BodyRefused as refused:
+            await refuse_early(receive, refused)
+            return await self._refuse(send, refused)
         received = 0
         started = answered = False
 
@@ -65,14 +125,14 @@ class BodyLimit:
             except TimeoutError:
                 if not started:
                     answered = True
-                    await self._answer(send, 408, f"request body not received within {self.read_timeout:g} s")
+                    await self._refuse(send, stalled(self.read_timeout))
                 return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     if not started:
                         answered = True
-                        await self._refuse(send)
+                        await self._refuse(send, too_large(self.max_bytes))
                     return {"type": "http.disconnect"}
             return message
 

@@ -16,7 +16,8 @@ from qa.search import Searcher
 from qa.settings import Settings
 
 
-def _say(msg: str) -> None:
+def say(msg: str) -> None:
+    """One status line on standard error (the server's log), at once."""
     print(msg, file=sys.stderr, flush=True)
 
 
@@ -125,7 +126,7 @@ class LiveSearcher:
                 pass  # e.g. the sources were edited again after that build: judged below like the old one
             else:
                 self.reloads += 1
-                _say(f"index: now answering from {index.directory} (a new build)")
+                say(f"index: now answering from {index.directory} (a new build)")
                 return Served(Searcher(index, old.embedder, self._settings))
         stale = stale_sources(old.index.manifest, self._corpus_dir)
         if not stale:

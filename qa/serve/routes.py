@@ -9,10 +9,10 @@
                        the record one `ipt-qa ask --json` line holds (application/json)
 
 They are an ASGI middleware in front of the Gradio app, so they never enter Gradio's queue: the health
-checks cost a few dozen stat calls (qa/backend.py), and /api/v1/ask has its own bound with the queue's
+checks cost a few dozen stat calls (qa/serve/backend.py), and /api/v1/ask has its own bound with the queue's
 numbers (`concurrency` answering at once, `queue_size` more waiting, then 429). Errors are JSON
-{"error": "<one line>"} (422 adds "field"): 400 not JSON (or nested too deeply), 405 wrong method, 408 a
-body that stalls (BODY_READ_TIMEOUT between pieces), 413 body over 4 MiB,
+{"error": "<one line>"} (422 adds "field"): 400 not JSON (or nested too deeply, or a Content-Length that is
+not a number), 405 wrong method, 408 a body that stalls (BODY_READ_TIMEOUT between pieces), 413 body over 4 MiB,
 422 a bad field, 429 too many waiting, 503 not ready, 500 anything else (logged without the question).
 """
 
@@ -25,19 +25,30 @@ from concurrent.futures import ThreadPoolExecutor
 
 from qa.errors import IndexProblem, QAError
 from qa.serve.backend import LocalBackend, Readiness, SearchBackend
-from qa.serve.bodylimit import BODY_READ_TIMEOUT, MAX_BODY_BYTES
+from qa.serve.bodylimit import (
+    BODY_READ_TIMEOUT,
+    MAX_BODY_BYTES,
+    BodyRefused,
+    check_declared_length,
+    refuse_early,
+    stalled,
+    too_large,
+)
+from qa.settings import k_problem
 
 log = logging.getLogger("ipt-qa.serve.routes")
 
 HEALTH, READY, ASK = "/healthz", "/readyz", "/api/v1/ask"
 FIELDS = ("question", "k", "sources")
-MAX_K = 50  # as `ipt-qa ask -k` and the Gradio /ask endpoint
 
 
 class BadRequest(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None):
+    """A request refused with `status` and a one-line message; `close`: the body was not read whole, so the
+    connection cannot carry another request and is closed with the answer."""
+
+    def __init__(self, status: int, message: str, field: str | None = None, close: bool = False):
         super().__init__(message)
-        self.status, self.message, self.field = status, message, field
+        self.status, self.message, self.field, self.close = status, message, field, close
 
 
 def parse_ask(body: bytes, source_ids: list[str]) -> tuple[str, int, list[str] | None]:
@@ -59,8 +70,9 @@ def parse_ask(body: bytes, source_ids: list[str]) -> tuple[str, int, list[str] |
         what = "missing" if "question" not in data else f"a {type(question).__name__}, not text"
         raise BadRequest(422, f"question is {what}; send the question as a JSON string", "question")
     k = data.get("k", 5)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise BadRequest(422, f"k must be a whole number from 1 to {MAX_K}, not {json.dumps(k)}", "k")
+    problem = k_problem(k, json.dumps(k))
+    if problem:
+        raise BadRequest(422, problem, "k")
     sources = data.get("sources")
     if sources is not None:
         if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
@@ -122,26 +134,24 @@ class Routes:
         return r
 
     async def _read_body(self, scope, receive) -> bytes:
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_large = BadRequest(413, f"request body larger than {self.max_body:,} bytes")
-        if declared is not None:
-            try:
-                if int(declared) > self.max_body:
-                    raise too_large
-            except ValueError:
-                raise BadRequest(400, "Content-Length is not a number") from None
+        # The rules and words of the body limit are BodyLimit's (qa/serve/bodylimit.py); here they answer JSON.
+        try:
+            check_declared_length(scope.get("headers"), self.max_body)
+        except BodyRefused as refused:
+            await refuse_early(receive, refused)
+            raise BadRequest(refused.status, refused.message, close=True) from None
         chunks, size = [], 0
         while True:
             try:
                 message = await asyncio.wait_for(receive(), self.read_timeout)
             except TimeoutError:
-                raise BadRequest(408, f"request body not received within {self.read_timeout:g} s") from None
+                raise BadRequest(408, stalled(self.read_timeout).message, close=True) from None
             if message["type"] == "http.disconnect":
                 raise BadRequest(400, "the client went away before sending the whole body")
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                raise too_large
+                raise BadRequest(413, too_large(self.max_body).message, close=True)
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -153,8 +163,8 @@ class Routes:
             if not r.ready:
                 return await _json(send, 503, {"error": f"not ready: {r.reason}"}, [(b"retry-after", b"5")])
             question, k, sources = parse_ask(body, self.backend.source_ids())
-        except BadRequest as e:  # a stalled body is not read further: the connection closes with the answer
-            return await _json(send, e.status, _error(e), [(b"connection", b"close")] if e.status == 408 else [])
+        except BadRequest as e:  # a body not read whole is not read further: the connection closes with the answer
+            return await _json(send, e.status, _error(e), [(b"connection", b"close")] if e.close else [])
         if self._admitted >= self.concurrency + self.queue_size:
             return await _json(send, 429, {"error": f"too many questions at once ({self._admitted} answering "
                                                     "or waiting); try again in a moment"},

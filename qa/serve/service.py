@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,12 +12,8 @@ from qa.index.embed import Embedder, MiniLMEmbedder
 from qa.index.load import load_index
 from qa.paths import default_corpus, default_index
 from qa.search import Searcher
-from qa.serve.live import LiveSearcher
+from qa.serve.live import LiveSearcher, say
 from qa.settings import Settings
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def load_embedder() -> Embedder:
@@ -33,7 +28,7 @@ def open_searcher(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     rebuild: str = "auto",
-    say: Callable[[str], None] = _say,
+    say: Callable[[str], None] = say,
 ) -> LiveSearcher:
     """Load the index for `corpus_dir`. rebuild="auto": build a missing or stale index (saying so);
     "never": raise IndexMissing/IndexStale instead. A corrupted index is always an error (IndexCorrupt),

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -103,6 +104,24 @@ def _access_log(run_dir: Path) -> list[dict]:
         m = LOG_LINE.match(line)
         assert m, f"access log line not in the private format: {line!r}"
         out.append(m.groupdict())
+    return out
+
+
+def _stream_closed(run_dir: Path, addr: str) -> bool:
+    """Whether nginx has logged an event stream of the learner at `addr` (written when the stream closes)."""
+    return any(e["addr"] == addr and e["uri"] == "/gradio_api/queue/data" for e in _access_log(run_dir))
+
+
+def _workers(master: int) -> set[int]:
+    """The live worker processes of the nginx master `master` (a reload replaces them all)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(ppid) == master and state != "Z":
+            out.add(int(stat.parent.name))
     return out
 
 
@@ -255,7 +274,8 @@ def test_no_question_text_in_nginx_or_app_logs(deployment):
     learners = Learners(url, deployment["work"], {"127.0.0.20": [question]})
     (result,) = learners.wait()["127.0.0.20"]
     assert result["ok"] and result["record"]["question"] == question
-    time.sleep(1)  # nginx writes its access log line when the event stream closes
+    # nginx writes the event stream's access log line when the stream closes: wait for it, so it is read too.
+    wait_for(lambda: _stream_closed(deployment["run_dir"], "127.0.0.20"), "the learner's event stream in the log")
     logs = [*deployment["run_dir"].joinpath("logs").iterdir(), deployment["supervisor_log"]]
     assert any(p.name == "access.log" for p in logs) and sum(p.name.startswith("replica-") for p in logs) == 2
     assert "/api/v1/ask" in (deployment["run_dir"] / "logs" / "access.log").read_text()
@@ -295,7 +315,9 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
     os.kill(deployment["state"]["replicas"][str(victim)], signal.SIGKILL)
     deployment["killed"] = victim  # for the tests after this one, whatever this one finds
     results = learners.wait()
-    time.sleep(2)
+    # The JSON clients go on after the kill until each has been answered at least once more.
+    wait_for(lambda: sum(a["t0"] > t_kill and a["status"] is not None for a in api) >= 4,
+             "the JSON clients to be answered after the kill", timeout=120)
     stop.set()
     for f in futures:
         f.result(timeout=120)
@@ -328,10 +350,8 @@ def test_killed_replica_only_fails_questions_in_flight(deployment):
             if r["ok"]:
                 _check_verbatim(r["record"])
     # The supervisor saw it go and starts it again (nginx's passive checks pass over it meanwhile: issue 21).
-    deadline = time.monotonic() + 10
-    while f"127.0.0.1:{victim} exited (code -9); starting it again" not in deployment["supervisor_log"].read_text():
-        assert time.monotonic() < deadline, deployment["supervisor_log"].read_text()
-        time.sleep(0.2)
+    seen = f"127.0.0.1:{victim} exited (code -9); starting it again"
+    wait_for(lambda: seen in deployment["supervisor_log"].read_text(), f"the supervisor to say {seen!r}", 30)
 
 
 def _load_replicas_module():
@@ -376,10 +396,12 @@ def test_replica_with_damaged_index_answers_503_and_gets_no_questions(deployment
             status, record, _ = _http("POST", f"{url}/api/v1/ask", {"question": q})
             assert status == 200 and record["question"] == q
         # After it: the damaged replica is out, for the JSON route and the page alike.
+        old_workers = _workers(sup.nginx.pid)
         sup.poll()
         assert damaged in sup.down and f"{damaged} max_fails=1 fail_timeout=5s down;" in \
             (sup.run_dir / "replicas.conf").read_text()
-        time.sleep(1.5)  # nginx's reload
+        # nginx's reload is done when the workers of the old configuration are gone (they finish their requests).
+        wait_for(lambda: not (_workers(sup.nginx.pid) & old_workers), "nginx's reload")
         mark = len(_access_log(sup.run_dir))
         learners = Learners(url, work, {f"127.0.0.{n}": _answerable(3, skip=3 * n) for n in (30, 31, 32, 33)})
         for q in _answerable(10, skip=60):
@@ -387,7 +409,8 @@ def test_replica_with_damaged_index_answers_503_and_gets_no_questions(deployment
             assert status == 200 and record["question"] == q
         results = learners.wait()
         assert all(r["ok"] for rs in results.values() for r in rs)
-        time.sleep(1)
+        for addr in results:
+            wait_for(lambda a=addr: _stream_closed(sup.run_dir, a), f"the event stream of {addr} in the log")
         later = _access_log(sup.run_dir)[mark:]
         assert later and all(e["upstream"] == f"127.0.0.1:{survivor}" for e in later), later[:5]
     finally:

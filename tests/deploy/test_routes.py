@@ -1,13 +1,13 @@
-"""/healthz, /readyz and /api/v1/ask (qa/routes.py) and the readiness of the local backend (qa/backend.py),
-on the tiny corpus with the fake embedder: no nginx, no model, a second or two."""
+"""/healthz, /readyz and /api/v1/ask (qa/serve/routes.py) and the readiness of the local backend
+(qa/serve/backend.py), on the tiny corpus with the fake embedder: no nginx, no model, a second or two."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
+from waiting import wait_for
 
 from qa.serve.backend import LocalBackend, Readiness, SearchBackend
 from qa.serve.routes import Routes
@@ -167,7 +167,8 @@ def test_overflow_beyond_the_queue_bound_gets_429(tiny_searcher, tiny_corpus):
             return super().ask(*a, **kw)
 
     # One answering, one waiting: the third question at once is refused rather than queued without bound.
-    with TestClient(Routes(_inner_app, Slow(tiny_searcher, tiny_corpus), concurrency=1, queue_size=1)) as c:
+    routes = Routes(_inner_app, Slow(tiny_searcher, tiny_corpus), concurrency=1, queue_size=1)
+    with TestClient(routes) as c:
         out = []
 
         def post():
@@ -177,7 +178,7 @@ def test_overflow_beyond_the_queue_bound_gets_429(tiny_searcher, tiny_corpus):
         for t in threads:
             t.start()
         assert started.acquire(timeout=10)
-        time.sleep(0.3)  # the second is now waiting for the one thread
+        wait_for(lambda: routes._admitted == 2, "the second question to wait for the one thread")
         r = c.post("/api/v1/ask", json={"question": "alpha"})
         assert r.status_code == 429 and r.headers["retry-after"] == "1" and "try again" in r.json()["error"]
         release.set()

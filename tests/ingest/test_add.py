@@ -152,3 +152,33 @@ def test_remove_an_unknown_or_the_last_source_is_refused(tiny_corpus):
     remove_source(tiny_corpus, "beta")
     with pytest.raises(CorpusError, match="only source"):
         remove_source(tiny_corpus, "alpha")
+
+
+@pytest.mark.parametrize(("suffix", "missing"), [(".html", "lxml_html_clean"), (".html", "trafilatura"),
+                                                 (".html", "justext"), (".pdf", "pypdf")])
+def test_a_missing_extraction_package_is_one_line_naming_it(tiny_corpus, tmp_path, monkeypatch, suffix, missing):
+    """Before: `ipt-qa add page.html` without lxml_html_clean (an installer that left out lxml's html_clean
+    extra) ended in a traceback from deep inside trafilatura."""
+    import builtins
+    import sys
+
+    for name in list(sys.modules):
+        if name.split(".")[0] in (missing, "trafilatura", "justext", "lxml_html_clean", "pypdf"):
+            monkeypatch.delitem(sys.modules, name)
+    real_import = builtins.__import__
+
+    def without(name, *args, **kwargs):
+        if name.split(".")[0] == missing:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without)
+    page = tmp_path / f"page{suffix}"
+    page.write_bytes(b"%PDF-1.4 not much" if suffix == ".pdf" else b"<html><body><p>Some words here.</p></body></html>")
+    before = (tiny_corpus / "sources.toml").read_bytes()
+    with pytest.raises(CorpusError) as e:
+        add_source(tiny_corpus, page)
+    message = str(e.value)
+    assert "\n" not in message and f"needs the Python package {missing!r}" in message
+    assert f"pip install {missing}" in message and message.endswith("nothing was added")
+    assert (tiny_corpus / "sources.toml").read_bytes() == before

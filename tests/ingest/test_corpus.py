@@ -155,6 +155,22 @@ def test_duplicate_names_the_other_source(tiny_corpus):
         load_corpus(tiny_corpus)
 
 
+def test_a_duplicate_is_the_same_text_in_the_manifest_as_in_ipt_qa_add(tiny_corpus, tmp_path):
+    """One rule for "the same text": the manifest only caught other line ends while `ipt-qa add` caught any
+    other spacing, so a copy re-wrapped or re-indented was refused by add but accepted in sources.toml."""
+    from qa.ingest.add import add_source
+
+    words = (tiny_corpus / "alpha.txt").read_text(encoding="utf-8").split()
+    rewrapped = "\n".join("  ".join(words[i:i + 7]) for i in range(0, len(words), 7)) + "\n"
+    copy = tmp_path / "alpha-copy.txt"
+    copy.write_text(rewrapped, encoding="utf-8")
+    with pytest.raises(CorpusError, match="same as source 'alpha'"):
+        add_source(tiny_corpus, copy)
+    (tiny_corpus / "beta.md").write_text(rewrapped, encoding="utf-8")
+    with pytest.raises(CorpusError, match="same content as source 'alpha'"):
+        load_corpus(tiny_corpus)
+
+
 @pytest.mark.parametrize("breaker", BREAKERS + [only_page_chrome], ids=lambda f: f.__name__)
 def test_bad_source_leaves_the_index_untouched(tiny_corpus, tmp_path, fake_embedder, breaker):
     index = tmp_path / "index"

@@ -187,15 +187,30 @@ def test_long_list_costs_linear_work_to_build(tmp_path, monkeypatch, fake_embedd
     assert big < 5 * small, (small, big)  # linear: 4x; walking up past every item: 16x
 
 
-def test_oversized_source_is_refused_at_once_naming_the_limit(tiny_corpus, tmp_path):
+def test_oversized_source_is_refused_at_once_naming_the_limit(tiny_corpus, tmp_path, fake_embedder, monkeypatch):
+    import builtins
+    import io
+
     from qa.settings import MAX_SOURCE_BYTES
 
     with open(tiny_corpus / "alpha.txt", "r+b") as f:  # sparse: 200 MB that take no disk
         f.truncate(200 * 2**20)
-    t = time.monotonic()
-    line = _one_line_error(_cli_build(tiny_corpus, tmp_path / "index"), "alpha.txt", "200.0 MiB",
-                           f"{MAX_SOURCE_BYTES // 2**20} MiB", "split it")
-    assert time.monotonic() - t < 60, line  # refused before reading: not a 200 MB read and segmentation
+    _one_line_error(_cli_build(tiny_corpus, tmp_path / "index"), "alpha.txt", "200.0 MiB",
+                    f"{MAX_SOURCE_BYTES // 2**20} MiB", "split it")
+    # Refused before reading (not a 200 MB read and segmentation): the build never opens the file.
+    opened: list[str] = []
+    real_open = io.open
+
+    def watched(file, *args, **kwargs):
+        opened.append(os.fspath(file) if isinstance(file, (str, os.PathLike)) else repr(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", watched)
+    monkeypatch.setattr(builtins, "open", watched)
+    with pytest.raises(CorpusError, match="200.0 MiB"):
+        build_index(tiny_corpus, tmp_path / "index2", fake_embedder, SETTINGS)
+    monkeypatch.undo()
+    assert opened and not [p for p in opened if p.endswith("alpha.txt")], opened
 
 
 def test_long_build_says_what_it_is_doing(tmp_path, fake_embedder, capsys):

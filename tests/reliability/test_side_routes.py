@@ -52,7 +52,7 @@ class SlowSearcher:
         return self._watched(1, lambda: self._searcher.ask(*args, **kwargs))
 
     def ask_many(self, questions, *args, **kwargs):
-        # /ask embeds concurrent questions together (qa/batcher.py): one call, len(questions) answers.
+        # /ask embeds concurrent questions together (qa/serve/batcher.py): one call, len(questions) answers.
         return self._watched(len(questions), lambda: self._searcher.ask_many(questions, *args, **kwargs))
 
 

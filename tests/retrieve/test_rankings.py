@@ -19,14 +19,12 @@ import qa.retrieve.candidates
 from qa.ingest.spelling import SpellFixer
 from qa.ingest.text import words
 from qa.retrieve.candidates import Retriever
-from qa.retrieve.query import clean_question
+from qa.retrieve.query import MODES, clean_question
 from qa.retrieve.topk import top_indices
 from qa.search import Searcher
 from qa.settings import ANN_THRESHOLD
 
 ROOT = Path(__file__).resolve().parents[2]
-MODES = ("hybrid", "bm25", "dense")
-
 
 # --- the reference: the code as it was before issue 14 --------------------------------------------------
 

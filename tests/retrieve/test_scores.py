@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from qa.index.load import load_index
+from qa.retrieve.query import MODES
 from qa.search import Searcher
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-MODES = ("hybrid", "bm25", "dense")
 
 # Openings that ask for a kind of answer (the ones the bonus rewards) and some that ask for none.
 OPENINGS = ["who created", "who came up with", "how long does", "how long are the", "how many", "how often",

@@ -1,4 +1,4 @@
-"""/ask batching (qa/batcher.py): concurrent questions share one model call, and each still gets exactly what
+"""/ask batching (qa/serve/batcher.py): concurrent questions share one model call, and each still gets exactly what
 `Searcher.ask` gives it alone, its own error included (a bad k or an unknown source fails only its caller)."""
 
 from __future__ import annotations
