@@ -40,6 +40,8 @@ if NGINX is None and os.environ.get("IPT_QA_REQUIRE_NGINX"):  # set by .ci/run: 
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install -y nginx)")
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 LOG_MAX, LOG_BACKUPS, RETRIES = 64 * 1024, 2, 2
+# --start-secs 5: a stand-in that cannot bind exits well within it even on a loaded machine (with 1 s, one that
+# took longer to get there counted as started, and supervisord restarted it at once, without back-off).
 
 
 def _time_wait_ports() -> set[int]:
@@ -87,7 +89,7 @@ def _free_run(n: int) -> int:
 def _start(tmp_path: Path, n: int, port: int, *extra: str) -> tuple[subprocess.Popen, Path, Path]:
     run_dir, out = tmp_path / "run", tmp_path / "run-replicas.out"
     cmd = [sys.executable, str(ROOT / "deploy" / "replicas.py"), str(n), "--port", str(port), "--first-port",
-           str(_free_run(n)), "--run-dir", str(run_dir), "--interval", "0.2", "--start-secs", "1",
+           str(_free_run(n)), "--run-dir", str(run_dir), "--interval", "0.2", "--start-secs", "5",
            "--start-retries", str(RETRIES), "--fatal-retry", "1", "--log-max-bytes", str(LOG_MAX),
            "--log-backups", str(LOG_BACKUPS), "--replica-command", f"{sys.executable} {HERE / 'fake_replica.py'}",
            *extra]
@@ -168,6 +170,8 @@ def test_replica_whose_port_is_held_backs_off_says_so_and_comes_back(fake_deploy
     os.kill(supervisord, signal.SIGSTOP)
     os.kill(_state(d)["replicas"][str(victim)], signal.SIGKILL)
     holder = socket.socket()
+    # SO_REUSEADDR: the port may still have TIME-WAIT connections of the replica's (a listener still counts)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 
     def hold() -> bool:
         try:
