@@ -1,24 +1,26 @@
-"""Run N `ipt-qa serve` replicas behind nginx on this machine (what scripts/run-replicas.sh starts).
+"""Run N `ipt-qa serve` replicas behind nginx on this machine under supervisord (scripts/run-replicas.sh).
 
     python deploy/replicas.py N [--port 8080] [--first-port 7861] [--run-dir .run/replicas]
-                              [--index DIR] [--corpus DIR] [--interval 1]
+                              [--index DIR] [--corpus DIR] [--log-max-bytes 5242880] [--log-backups 3]
 
-1. checks the index once (building it when missing or stale), so that N replicas do not each rebuild it;
-2. starts N replicas on 127.0.0.1:FIRST_PORT.. reading that one index directory, each logging to
-   RUN_DIR/logs/replica-PORT.log, and waits until every one answers /readyz;
-3. starts nginx with deploy/nginx.conf (listening on 127.0.0.1:PORT) and RUN_DIR/replicas.conf;
-4. polls every replica's /readyz each INTERVAL seconds: a replica that answers anything but 200 (or does not
-   answer) is marked `down` in replicas.conf and nginx reloads; it comes back the same way once ready.
-   (nginx's own passive checks, max_fails, cover the seconds in between, and alone cover a port where no
-   process listens: no reload, which would cut idle client connections). A replica whose process exited
-   (kill -9, a crash) is reaped and started again at once, or after a back-off of up to 30 s when it keeps
-   dying within a minute of its start;
-5. on SIGHUP restarts the replicas one at a time: take one out, let its requests finish, restart it, wait
-   until it is ready, put it back, then the next (for new code: a rebuilt index reaches a running replica
-   by itself, qa/serve/live.py);
-6. on Ctrl-C (SIGINT) or SIGTERM stops nginx, then every replica, and exits.
+supervisord does the process management: one program group of N replicas and nginx itself, each started
+again when it exits, with supervisord's back-off (1 s, 2 s, 3 s, ... between tries) and a bounded number of
+start retries, logs rotated by size. Only what is specific to this product is here:
 
-RUN_DIR/state.json holds the pids and ports (for scripts and tests).
+1. the index is checked (and built when missing or stale) once, so that N replicas do not each rebuild it;
+2. RUN_DIR/supervisord.conf, RUN_DIR/nginx.conf (deploy/nginx.conf with the port and a token of this
+   deployment) and RUN_DIR/replicas.conf (the upstream servers, written once) are generated;
+3. supervisord runs in the foreground as this script's child; start-up waits until the front port answers
+   /healthz with this deployment's token (nginx's own error line and exit 1 otherwise, e.g. a port taken by
+   someone else) and every replica answers /readyz;
+4. while it runs, a replica that cannot start (BACKOFF, FATAL) is named with the last line of its log, and a
+   replica supervisord gave up on is tried again after --fatal-retry seconds;
+5. SIGHUP: a rolling restart for new code, one replica at a time through `supervisorctl restart`, waiting for
+   /readyz in between (nginx sends requests to the others meanwhile: proxy_next_upstream);
+6. Ctrl-C (SIGINT) or SIGTERM: supervisord stops nginx and the replicas, then this exits.
+
+Operators: `supervisorctl -c RUN_DIR/supervisord.conf status`. RUN_DIR/state.json holds pids, ports and the
+URL (for scripts and tests).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -38,14 +42,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONF = Path(__file__).resolve().parent / "nginx.conf"
 HOST = "127.0.0.1"
-NOT_LISTENING = "no process listening"  # readyz's reason when the port refuses or resets the connection
-DRAIN_SECONDS = 3.0  # a question takes well under a second; a replica taken out gets this long to finish
+TOKEN_HEADER = "X-IPT-QA-Deployment"
 # urllib without proxies: these requests are for loopback only, whatever the environment says.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def say(msg: str) -> None:
     print(f"run-replicas: {msg}", flush=True)
+
+
+def _tool(name: str) -> str:
+    """An executable of the venv this runs in (supervisord, supervisorctl, ipt-qa), else from PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
 
 
 def readyz(port: int, timeout: float = 2.0) -> tuple[int | None, str]:
@@ -60,221 +69,234 @@ def readyz(port: int, timeout: float = 2.0) -> tuple[int | None, str]:
             reason = ""
         return e.code, reason
     except OSError as e:
-        why = getattr(e, "reason", e)
-        if isinstance(why, (ConnectionRefusedError, ConnectionResetError)):
-            return None, f"{NOT_LISTENING} ({why})"
-        return None, f"no answer ({why})"
+        return None, f"no answer ({getattr(e, 'reason', e)})"
 
 
-def replicas_conf(ports: list[int], down: set[int]) -> str:
-    lines = ["# written by deploy/replicas.py: one line per replica; `down` = its /readyz is not 200\n"]
-    for p in ports:
-        lines.append(f"server {HOST}:{p} max_fails=1 fail_timeout=5s{' down' if p in down else ''};\n")
-    return "".join(lines)
+def front_token(port: int) -> str | None:
+    """The deployment token the front port's /healthz answers with (None: no answer, or not ours)."""
+    try:
+        with _OPENER.open(f"http://{HOST}:{port}/healthz", timeout=2) as r:
+            return r.headers.get(TOKEN_HEADER)
+    except OSError:
+        return None
 
 
-def nginx_conf(listen_port: int) -> str:
-    text = CONF.read_text(encoding="utf-8")
-    old = "listen 127.0.0.1:8080;"
-    if old not in text:
-        raise SystemExit(f"run-replicas: {CONF} has no `{old}` line to set the port in")
-    return text.replace(old, f"listen {HOST}:{listen_port};")
+def replicas_conf(ports: list[int]) -> str:
+    return "# written by deploy/replicas.py: one line per replica\n" + "".join(
+        f"server {HOST}:{p} max_fails=1 fail_timeout=5s;\n" for p in ports)
 
 
-class Supervisor:
+def nginx_conf(listen_port: int, token: str, template: str | None = None) -> str:
+    text = CONF.read_text(encoding="utf-8") if template is None else template
+    for old, new in (("listen 127.0.0.1:8080;", f"listen {HOST}:{listen_port};"),
+                     (f'{TOKEN_HEADER} "none"', f'{TOKEN_HEADER} "{token}"')):
+        if old not in text:
+            raise SystemExit(f"run-replicas: {CONF} has no `{old}` to set")
+        text = text.replace(old, new)
+    return text
+
+
+def _quote(parts: list[str]) -> str:
+    return shlex.join(parts).replace("%", "%%")  # supervisord expands %(name)s in commands
+
+
+def supervisord_conf(args, run_dir: Path, replica_cmd: list[str]) -> str:
+    logs, size, backups = run_dir / "logs", args.log_max_bytes, args.log_backups
+
+    def rotate(prefix: str = "") -> str:
+        return f"{prefix}logfile_maxbytes={size}\n{prefix}logfile_backups={backups}\n"
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return f"""; generated by deploy/replicas.py; `supervisorctl -c {run_dir}/supervisord.conf status`
+[unix_http_server]
+file={run_dir}/supervisor.sock
+chmod=0700
+
+[supervisord]
+logfile={logs}/supervisord.log
+{rotate()}pidfile={run_dir}/supervisord.pid
+childlogdir={logs}
+directory={ROOT}
+nodaemon=true
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{run_dir}/supervisor.sock
+
+[program:replicas]
+command={_quote(replica_cmd)} --port %(process_num)d
+process_name=replica-%(process_num)d
+numprocs={args.n}
+numprocs_start={args.first_port}
+priority=100
+autorestart=true
+startsecs={args.start_secs}
+startretries={args.start_retries}
+stopasgroup=true
+killasgroup=true
+stopwaitsecs=15
+environment=HF_HUB_OFFLINE="1",GRADIO_ANALYTICS_ENABLED="False",DISABLE_TQDM="1"
+redirect_stderr=true
+stdout_logfile={logs}/replica-%(process_num)d.log
+{rotate('stdout_')}
+[program:nginx]
+command={_quote([nginx, '-p', str(run_dir), '-c', str(run_dir / 'nginx.conf'), '-e', 'stderr', '-g', 'daemon off;'])}
+priority=900
+autorestart=true
+startsecs=1
+startretries={args.start_retries}
+stopsignal=QUIT
+stopwaitsecs=10
+stdout_logfile={logs}/access.log
+{rotate('stdout_')}stderr_logfile={logs}/error.log
+{rotate('stderr_')}"""
+
+
+def _last_line(path: Path, containing: str = "") -> str:
+    try:
+        lines = [x for x in path.read_text(errors="replace").splitlines() if containing in x and x.strip()]
+    except FileNotFoundError:
+        return "(no log yet)"
+    return lines[-1].strip() if lines else "(no output)"
+
+
+class Deployment:
     def __init__(self, args):
         self.args = args
         self.run_dir = Path(args.run_dir).resolve()
+        self.logs = self.run_dir / "logs"
         self.ports = [args.first_port + i for i in range(args.n)]
-        self.procs: dict[int, subprocess.Popen] = {}
-        self.nginx: subprocess.Popen | None = None
-        self.down: set[int] = set()  # as written in replicas.conf
-        self.draining: set[int] = set()
+        self.conf = self.run_dir / "supervisord.conf"
+        self.token = secrets.token_hex(8)
+        self.proc: subprocess.Popen | None = None
         self.rolling = False
-        self.started: dict[int, float] = {}  # port -> monotonic time of its last start
-        self.retry_at: dict[int, float] = {}  # port -> when an exited replica is started again
-        self.backoff: dict[int, float] = {}
-        self.absent: set[int] = set()  # not listening, left to nginx's passive checks (logged once)
-        self.restarts = 0  # replicas started again after they exited (for tests and the log)
+        self.seen: dict[str, tuple[str, int]] = {}  # process -> (state, start) last reported
+        self.fatal_since: dict[str, float] = {}
 
-    # -- pieces -------------------------------------------------------------------------------------------
+    def replica_command(self) -> list[str]:
+        if self.args.replica_command:  # tests: a stand-in replica
+            return shlex.split(self.args.replica_command)
+        exe = _tool("ipt-qa")
+        cmd = [exe] if Path(exe).exists() else [sys.executable, "-m", "qa"]
+        return [*cmd, "serve", "--host", HOST, "--index", str(self.args.index), "--corpus", str(self.args.corpus)]
 
-    def replica_command(self, port: int) -> list[str]:
-        exe = shutil.which("ipt-qa")
-        cmd = [exe] if exe else [sys.executable, "-m", "qa"]
-        return [*cmd, "serve", "--host", HOST, "--port", str(port), "--index", str(self.args.index),
-                "--corpus", str(self.args.corpus)]
+    def rpc(self):
+        import xmlrpc.client
 
-    def start_replica(self, port: int) -> None:
-        cmd = self.replica_command(port)
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "DISABLE_TQDM": "1"}
-        # Own session: Ctrl-C reaches this supervisor only, which then stops everything in order.
-        with open(self.run_dir / "logs" / f"replica-{port}.log", "ab") as log:
-            self.procs[port] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL, start_new_session=True)
-        self.started[port] = time.monotonic()
-        self.retry_at.pop(port, None)
+        from supervisor.xmlrpc import SupervisorTransport
 
-    def reap(self) -> None:
-        """Start again every replica whose process has exited. Before, a replica killed with -9 stayed
-        <defunct> and `down` for good, and the deployment served with one replica fewer until a restart."""
-        now = time.monotonic()
-        for p in self.ports:
-            proc = self.procs.get(p)
-            if p in self.draining or proc is None or proc.poll() is None:  # poll() also reaps the zombie
-                continue
-            if p not in self.retry_at:
-                quick = now - self.started.get(p, now) < 60
-                self.backoff[p] = min(30.0, self.backoff.get(p, 0.5) * 2) if quick else 0.0
-                self.retry_at[p] = now + self.backoff[p]
-                say(f"replica {HOST}:{p} exited (code {proc.returncode}); starting it again"
-                    + (f" in {self.backoff[p]:.0f} s" if self.backoff[p] else ""))
-            if now >= self.retry_at[p]:
-                self.start_replica(p)
-                self.restarts += 1
-                self.write_state()
+        transport = SupervisorTransport(None, None, f"unix://{self.run_dir}/supervisor.sock")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
-    def tick(self) -> None:
-        """One turn of the supervising loop: restart what exited, roll on SIGHUP, mark readiness in nginx."""
-        self.reap()
-        if self.rolling:
-            self.rolling = False
-            self.rolling_restart()
-        self.poll()
-
-    def wait_ready(self, port: int, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            proc = self.procs[port]
-            if proc.poll() is not None:
-                tail = (self.run_dir / "logs" / f"replica-{port}.log").read_text(errors="replace").strip()
-                last = tail.splitlines()[-1] if tail else "(no output)"
-                raise RuntimeError(f"the replica on port {port} exited with code {proc.returncode}: {last}")
-            status, reason = readyz(port)
-            if status == 200:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the replica on port {port} was not ready within {timeout:.0f} s "
-                                   f"({status}: {reason})")
-            time.sleep(0.3)
-
-    def stop_replica(self, port: int, timeout: float = 15) -> None:
-        proc = self.procs.get(port)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
+    def info(self) -> dict[str, dict]:
         try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
+            return {i["name"]: i for i in self.rpc().getAllProcessInfo()}
+        except OSError:
+            return {}
+
+    def ctl(self, *words: str) -> str:
+        r = subprocess.run([_tool("supervisorctl"), "-c", str(self.conf), *words], capture_output=True, text=True)
+        return (r.stdout + r.stderr).strip()
 
     def write_state(self) -> None:
-        state = {"supervisor": os.getpid(), "url": f"http://{HOST}:{self.args.port}/",
-                 "nginx": self.nginx.pid if self.nginx else None,
-                 "replicas": {str(p): self.procs[p].pid for p in self.ports if p in self.procs},
-                 "down": sorted(self.down), "run_dir": str(self.run_dir)}
+        info = self.info()
+        state = {"supervisor": os.getpid(), "supervisord": self.proc.pid if self.proc else None,
+                 "url": f"http://{HOST}:{self.args.port}/", "conf": str(self.conf), "token": self.token,
+                 "nginx": info.get("nginx", {}).get("pid") or None,
+                 "replicas": {str(p): info.get(f"replica-{p}", {}).get("pid") or None for p in self.ports},
+                 "run_dir": str(self.run_dir)}
         tmp = self.run_dir / "state.json.tmp"
         tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
         os.replace(tmp, self.run_dir / "state.json")
 
-    def apply(self, down: set[int]) -> None:
-        """Write replicas.conf with `down` and have nginx reload it, if it changed."""
-        if down == self.down:
-            return
-        tmp = self.run_dir / "replicas.conf.tmp"
-        tmp.write_text(replicas_conf(self.ports, down), encoding="utf-8")
-        os.replace(tmp, self.run_dir / "replicas.conf")
-        for p in sorted(down - self.down):
-            say(f"replica {HOST}:{p} out of nginx")
-        for p in sorted(self.down - down):
-            say(f"replica {HOST}:{p} back in nginx")
-        self.down = set(down)
-        if self.nginx and self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGHUP)  # reload: new workers; old ones finish their requests
-        self.write_state()
-
-    def poll(self) -> None:
-        down = set(self.draining)
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "tmp").mkdir(exist_ok=True)
+        (self.run_dir / "nginx.conf").write_text(nginx_conf(self.args.port, self.token), encoding="utf-8")
+        (self.run_dir / "replicas.conf").write_text(replicas_conf(self.ports), encoding="utf-8")
+        self.conf.write_text(supervisord_conf(self.args, self.run_dir, self.replica_command()), encoding="utf-8")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        check = subprocess.run([nginx, "-p", str(self.run_dir), "-c", str(self.run_dir / "nginx.conf"), "-e",
+                                "stderr", "-t", "-q", "-g", "daemon off;"], capture_output=True, text=True)
+        if check.returncode:
+            raise RuntimeError(f"nginx rejects the configuration: {check.stderr.strip()}")
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "DISABLE_TQDM": "1"}
+        # Own session: Ctrl-C reaches this script only, which then has supervisord stop everything in order.
+        self.proc = subprocess.Popen([_tool("supervisord"), "-c", str(self.conf)], cwd=ROOT, env=env,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        say(f"supervisord started: {len(self.ports)} replicas on ports {', '.join(map(str, self.ports))} and "
+            f"nginx on {HOST}:{self.args.port} (logs in {self.logs}) ...")
+        self.wait_front()
         for p in self.ports:
-            if p in down:
-                continue
-            status, reason = readyz(p)
+            self.wait_ready(p)
+
+    def wait_front(self, timeout: float = 60) -> None:
+        """The front port answers with this deployment's token, or nginx's own error line is the failure."""
+        deadline = time.monotonic() + timeout
+        while front_token(self.args.port) != self.token:
+            emerg = _last_line(self.logs / "error.log", "[emerg]")
+            if "[emerg]" in emerg:
+                raise RuntimeError(f"nginx cannot serve on {HOST}:{self.args.port}: {emerg}")
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"supervisord exited with code {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{HOST}:{self.args.port} did not answer with this deployment's nginx within "
+                                   f"{timeout:.0f} s; see {self.logs / 'error.log'}")
+            time.sleep(0.2)
+
+    def wait_ready(self, port: int, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            status, reason = readyz(port)
             if status == 200:
-                self.absent.discard(p)
-                continue
-            if status is None and reason.startswith(NOT_LISTENING) and p not in self.down:
-                # Its process is gone or starting again (reap): nginx's own passive check skips a port that
-                # refuses connections and retries the request on another replica at once. Marking it down would
-                # reload nginx, and a reload closes idle keep-alive connections from clients, so a request sent
-                # on one at that moment failed (2 of 23,275 in the soak test, both after the kill).
-                if p not in self.absent:
-                    say(f"replica {HOST}:{p} not listening ({reason}); nginx's own checks pass over it")
-                    self.absent.add(p)
-                continue
-            if p not in self.down:
-                say(f"replica {HOST}:{p} not ready ({status}: {reason or 'no reason given'})")
-            down.add(p)
-        self.apply(down)
+                return
+            state = self.info().get(f"replica-{port}", {}).get("statename")
+            if state == "FATAL" or time.monotonic() > deadline:
+                why = _last_line(self.logs / f"replica-{port}.log")
+                raise RuntimeError(f"the replica on port {port} is not ready ({state}; {status}: {reason}): {why}")
+            time.sleep(0.3)
+
+    def watch(self) -> None:
+        """Say when a process cannot start (with its log's last line), and try a FATAL replica again later."""
+        now = time.monotonic()
+        for name, i in self.info().items():
+            state, key = i["statename"], (i["statename"], i["start"])
+            if state in ("BACKOFF", "FATAL") and self.seen.get(name) != key:
+                log = self.logs / ("error.log" if name == "nginx" else f"{name}.log")
+                more = f"; trying again in {self.args.fatal_retry:g} s" if state == "FATAL" else ""
+                say(f"{name} cannot start ({state}: {i['description'] or i['spawnerr']}){more}; "
+                    f"its log says: {_last_line(log)}")
+            self.seen[name] = key
+            if state != "FATAL":
+                self.fatal_since.pop(name, None)
+            elif now - self.fatal_since.setdefault(name, now) >= self.args.fatal_retry:
+                self.fatal_since.pop(name)
+                group = "nginx" if name == "nginx" else f"replicas:{name}"
+                say(f"{name}: {self.ctl('start', group)}")
 
     def rolling_restart(self) -> None:
-        say("restarting the replicas one at a time")
+        say("restarting the replicas one at a time (supervisorctl restart, then /readyz)")
         for p in self.ports:
-            self.draining.add(p)
-            self.poll()
-            time.sleep(DRAIN_SECONDS)
-            self.stop_replica(p)
-            self.start_replica(p)
+            say(self.ctl("restart", f"replicas:replica-{p}").replace("\n", "; "))
             try:
                 self.wait_ready(p)
             except RuntimeError as e:
-                # The replicas not yet restarted are left alone (still serving); this one is retried by reap().
-                serving = [q for q in self.ports if q != p and q not in self.down]
-                say(f"{e}; stopping the rolling restart here ({len(serving)} other replica(s) serving; this "
-                    "one is started again with a back-off)")
-                self.draining.discard(p)
-                self.write_state()
+                say(f"{e}; stopping the rolling restart here (the others are untouched)")
                 return
-            self.draining.discard(p)
-            self.poll()
             self.write_state()
         say("every replica restarted")
 
-    def start_nginx(self) -> None:
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        for sub in ("logs", "tmp"):
-            (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "nginx.conf").write_text(nginx_conf(self.args.port), encoding="utf-8")
-        (self.run_dir / "replicas.conf").write_text(replicas_conf(self.ports, self.down), encoding="utf-8")
-        base = [nginx, "-p", str(self.run_dir), "-c", str(self.run_dir / "nginx.conf")]
-        check = subprocess.run([*base, "-t", "-q", "-g", "daemon off;"], capture_output=True, text=True)
-        if check.returncode:
-            raise RuntimeError(f"nginx rejects the configuration: {check.stderr.strip()}")
-        with open(self.run_dir / "logs" / "nginx.stderr", "ab") as err:
-            self.nginx = subprocess.Popen([*base, "-g", "daemon off;"], stdout=err, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with _OPENER.open(f"http://{HOST}:{self.args.port}/healthz", timeout=2):
-                    return
-            except OSError:
-                if self.nginx.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"nginx did not start; see {self.run_dir / 'logs'}") from None
-                time.sleep(0.2)
-
-    def stop_all(self) -> None:
-        if self.nginx and self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGQUIT)  # graceful: finish what is in flight
-            try:
-                self.nginx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.nginx.kill()
-                self.nginx.wait()
-        for p in self.ports:
-            self.stop_replica(p)
-
-    # -- the whole run ------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()  # supervisord stops nginx (QUIT: finishes what is in flight), then the replicas
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
     def run(self) -> int:
         def on_hup(signum, frame):
@@ -286,21 +308,19 @@ class Supervisor:
         signal.signal(signal.SIGHUP, on_hup)
         signal.signal(signal.SIGTERM, on_term)
         try:
-            for sub in ("logs", "tmp"):
-                (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
-            for p in self.ports:
-                self.start_replica(p)
-            say(f"starting {len(self.ports)} replicas on ports {', '.join(map(str, self.ports))} "
-                f"(logs in {self.run_dir / 'logs'}) ...")
-            for p in self.ports:
-                self.wait_ready(p)
-            self.start_nginx()
+            self.start()
             self.write_state()
             say(f"serving http://{HOST}:{self.args.port}/ through nginx ({len(self.ports)} replicas, one index: "
-                f"{self.args.index}). Ctrl-C stops everything; after `ipt-qa build`, "
-                f"`kill -HUP {os.getpid()}` restarts the replicas one at a time.")
+                f"{self.args.index}). Ctrl-C stops everything; `supervisorctl -c {self.conf} status` shows them; "
+                f"after new code, `kill -HUP {os.getpid()}` restarts the replicas one at a time.")
             while True:
-                self.tick()
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise RuntimeError(f"supervisord exited with code {self.proc.returncode}")
+                self.watch()
+                if self.rolling:
+                    self.rolling = False
+                    self.rolling_restart()
+                self.write_state()
                 time.sleep(self.args.interval)
         except KeyboardInterrupt:
             say("stopping nginx and the replicas ...")
@@ -311,7 +331,7 @@ class Supervisor:
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the clean-up short
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            self.stop_all()
+            self.stop()
             say("stopped")
 
 
@@ -329,13 +349,12 @@ def ensure_index(index: Path, corpus: Path) -> None:
         raise SystemExit(f"run-replicas: {e}") from None
     except IndexProblem as e:
         say(f"{e}; building it now")
-    exe = shutil.which("ipt-qa")
-    cmd = [exe] if exe else [sys.executable, "-m", "qa"]
-    if subprocess.run([*cmd, "build", "--index", str(index), "--corpus", str(corpus)], cwd=ROOT).returncode:
+    if subprocess.run([sys.executable, "-m", "qa", "build", "--index", str(index), "--corpus", str(corpus)],
+                      cwd=ROOT).returncode:
         raise SystemExit("run-replicas: the index could not be built (see above)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="run-replicas", description=__doc__.splitlines()[0])
     ap.add_argument("n", type=int, metavar="N", help="how many replicas (1-16)")
     ap.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8080)),
@@ -343,19 +362,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first-port", type=int, default=int(os.environ.get("FIRST_PORT", 7861)),
                     help="replicas listen on FIRST_PORT, FIRST_PORT+1, ... (default: $FIRST_PORT or 7861)")
     ap.add_argument("--run-dir", default=os.environ.get("RUN_DIR", str(ROOT / ".run" / "replicas")),
-                    help="nginx config, logs and state.json (default: .run/replicas)")
+                    help="generated configs, logs and state.json (default: .run/replicas)")
     ap.add_argument("--index", type=Path, default=Path(os.environ.get("IPT_QA_INDEX", ROOT / "index")))
     ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("IPT_QA_CORPUS", ROOT / "corpus")))
-    ap.add_argument("--interval", type=float, default=1.0, help="seconds between readiness polls")
+    ap.add_argument("--interval", type=float, default=1.0, help="seconds between looks at the processes")
+    ap.add_argument("--log-max-bytes", type=int, default=5 * 1024 * 1024,
+                    help="each log file is rotated at this size (default 5 MiB)")
+    ap.add_argument("--log-backups", type=int, default=3, help="rotated copies kept per log (default 3)")
+    ap.add_argument("--start-secs", type=int, default=10,
+                    help="a process that exits sooner after its start counts as not started (default 10)")
+    ap.add_argument("--start-retries", type=int, default=5,
+                    help="tries, 1 s, 2 s, ... apart, before supervisord gives up on a process (default 5)")
+    ap.add_argument("--fatal-retry", type=float, default=60.0,
+                    help="seconds before a replica supervisord gave up on is tried again (default 60)")
+    ap.add_argument("--replica-command", help=argparse.SUPPRESS)  # tests: a stand-in for `ipt-qa serve`
     args = ap.parse_args(argv)
     if not 1 <= args.n <= 16:
         ap.error(f"N must be between 1 and 16, not {args.n}")
+    args.index, args.corpus = args.index.resolve(), args.corpus.resolve()
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
     if not (shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)):
         print("run-replicas: nginx is not installed; install it with: sudo apt-get install -y nginx", file=sys.stderr)
         return 2
-    args.index, args.corpus = args.index.resolve(), args.corpus.resolve()
-    ensure_index(args.index, args.corpus)
-    return Supervisor(args).run()
+    if not Path(_tool("supervisord")).exists() and not shutil.which("supervisord"):
+        print("run-replicas: supervisord is not installed; pip install supervisor (scripts/setup.sh does)",
+              file=sys.stderr)
+        return 2
+    if not args.replica_command:
+        ensure_index(args.index, args.corpus)
+    return Deployment(args).run()
 
 
 if __name__ == "__main__":

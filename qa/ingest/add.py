@@ -52,13 +52,22 @@ def _slug(title: str) -> str:
     return slug or "source"
 
 
-def _check_url(url: str) -> str:
+def check_url(url: str, what: str = "--url") -> str:
+    """A web address as it will be printed into every citation: http(s), a host, and none of the characters that
+    would let it out of a quoted attribute or a Markdown link (spaces, quotes, angle brackets, backslashes)."""
     url = url.strip()
     if not url:
         return ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
-        raise CorpusError(f"--url {url!r} is not a web address (http:// or https://); nothing was added")
+    bad = f"{what} {url[:200]!r} is not a web address"
+    if any(c.isspace() or c in "\"'<>\\`" or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise CorpusError(f"{bad}: it contains a space, quote, angle bracket or backslash; nothing was added")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as e:
+        raise CorpusError(f"{bad} ({e}); nothing was added") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CorpusError(f"{bad} (http:// or https:// and a host); nothing was added")
     return url
 
 
@@ -89,7 +98,7 @@ def add_source(corpus_dir: str | os.PathLike, path: str | os.PathLike, *, url: s
         raise CorpusError(f"{path}: {path.suffix or 'a file without a suffix'} is not supported; add .html, .htm, "
                           ".pdf, .md or .txt files; nothing was added")
     check_size(path, MAX_SOURCE_BYTES, "per source", "MAX_SOURCE_BYTES", "; nothing was added")
-    url = _check_url(url)
+    url = check_url(url)
     retrieved = retrieved or dt.date.today().isoformat()
     if not DATE_RE.fullmatch(retrieved):
         raise CorpusError(f"--retrieved {retrieved!r} must be a date written YYYY-MM-DD; nothing was added")

@@ -23,6 +23,28 @@ PAGE_HEADING_RE = re.compile(r"^## Page (\d+)$", re.M)
 # and the like would shift every line number after them, so they become plain line ends or spaces.
 _LINE_ENDS = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+# trafilatura's Markdown writes a literal * _ ` ~ [ ] < of the page as a backslash escape (a run of k backslashes
+# before one becomes 2k+1), and its own emphasis and code markup (*, **, __, `, ~~) bare. A run of backslashes
+# before one of those characters, and what it means in the page:
+_INLINE = re.compile(r"(\\*)([*_`~\[\]<])")
+# ... and the markers it escapes at the start of a line so they are not read as a quote, list or numbered item.
+# (A `\#` there stays escaped: the stored Markdown would otherwise read it as a heading, a section of its own.)
+_BLOCK = re.compile(r"^( {0,3})\\(>|[-+](?=[ \t]|$))|^( {0,3}\d{1,9})\\([.)])(?=[ \t]|$)", re.M)
+
+
+def _page_characters(run: re.Match[str]) -> str:
+    slashes, ch = len(run[1]), run[2]
+    if slashes % 2:  # escaped: the page's own character, after the page's own backslashes (halved back)
+        return "\\" * (slashes // 2) + ch
+    return "\\" * (slashes // 2) + ("" if ch in "*_`~" else ch)  # bare: trafilatura's markup, dropped
+
+
+def page_text(markdown: str) -> str:
+    """trafilatura's Markdown with the page's own characters: escapes undone, emphasis and code marks dropped,
+    headings (`#` lines, the sections) and list markers kept. "(\\<18 years) \\[1\\] \\*versus\\*" -> "(<18
+    years) [1] *versus*"."""
+    text = _BLOCK.sub(lambda m: (m[1] or "") + (m[2] or "") if m[2] else m[3] + m[4], markdown)
+    return _INLINE.sub(_page_characters, text)
 
 
 @dataclass
@@ -76,7 +98,7 @@ def _html_text(path: Path, data: bytes) -> Extracted:
             if value and str(value).strip():
                 found[key] = str(value).strip()
     title = (meta.title or "").strip() if meta is not None else ""
-    return Extracted(clean_text(text) if text.strip() else "", ".md", title, found,
+    return Extracted(clean_text(page_text(text)) if text.strip() else "", ".md", title, found,
                      f"trafilatura {version('trafilatura')}")
 
 

@@ -182,3 +182,51 @@ def test_a_missing_extraction_package_is_one_line_naming_it(tiny_corpus, tmp_pat
     assert "\n" not in message and f"needs the Python package {missing!r}" in message
     assert f"pip install {missing}" in message and message.endswith("nothing was added")
     assert (tiny_corpus / "sources.toml").read_bytes() == before
+
+
+@pytest.mark.parametrize("url", ['https://example.org/okapi"><script>alert(1)</script>', "https://example.org/a b",
+                                 "https://example.org/it's", "https://example.org/<x>", "https:///no-host",
+                                 "https://example.org:port/", "ftp://example.org/x", "https://exa\\mple.org/"])
+def test_a_bad_web_address_is_one_line_and_writes_nothing(tiny_corpus, tmp_path, url, capsys):
+    page = tmp_path / "p.html"
+    page.write_text(PAGE, encoding="utf-8")
+    before = snapshot(tiny_corpus)
+    assert cli.main(["add", str(page), "--url", url, "--corpus", str(tiny_corpus), "--index",
+                     str(tmp_path / "index")]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("ipt-qa: --url ") and "is not a web address" in err and err.count("\n") == 1, err
+    assert not out and snapshot(tiny_corpus) == before
+
+
+# Each of < > [ ] * _ # \ | in running text (trafilatura's Markdown escapes some of them).
+MARKED = ("Adolescents (<18 years) [1], 75% responded to IPT-A *versus* 46% on clinical_monitoring; scores > 10 "
+          "in group #2 \\ arm A | arm B were kept.")
+
+
+def test_a_page_is_stored_and_quoted_with_its_own_characters(tiny_corpus, tmp_path, monkeypatch, capsys):
+    from html import escape
+
+    from fakes import HashEmbedder
+
+    from qa.index.load import load_index
+    from qa.search import Searcher
+    from qa.settings import Settings
+
+    monkeypatch.setattr(cli.service, "load_embedder", HashEmbedder)
+    page = tmp_path / "trial.html"
+    page.write_text(f"<html><head><title>Adolescent trial</title></head><body><article><h1>Adolescent trial</h1>"
+                    f"<p>{escape(MARKED, quote=False)}</p><h2>Method</h2><p>The trial compared interpersonal "
+                    "psychotherapy with clinical monitoring over twelve weeks in schools.</p></article></body></html>",
+                    encoding="utf-8")
+    index = tmp_path / "index"
+    assert cli.main(["add", str(page), "--id", "trial", "--corpus", str(tiny_corpus), "--index", str(index)]) == 0
+    stored = (tiny_corpus / "trial.md").read_text(encoding="utf-8")
+    assert MARKED in stored and "\\<" not in stored and "\\[" not in stored
+    assert "# Adolescent trial" in stored and "## Method" in stored  # headings still make the sections
+    settings = Settings(abstain=False)
+    searcher = Searcher(load_index(index, tiny_corpus, settings=settings), HashEmbedder(), settings)
+    answer = searcher.ask("adolescents responded to IPT-A versus clinical monitoring", sources=["trial"])
+    hit = next(h for h in answer.passages if MARKED in h.text)
+    assert Path(hit.path).read_text(encoding="utf-8")[hit.start:hit.end] == hit.text
+    for ch in "<>[]*_#\\|":
+        assert ch in hit.text, ch

@@ -2,7 +2,7 @@
 exit 2 with its one line), then an HTTP server answering /readyz 200 (HTTP/1.0: it closes each connection
 itself, leaving TIME-WAIT sockets on its port as the real page's do). No model: starts in a fraction of a second.
 
-    python fake_replica.py PORT
+    python fake_replica.py [--port] PORT   (deploy/replicas.py appends `--port N`, as for `ipt-qa serve`)
 """
 
 from __future__ import annotations
@@ -36,4 +36,4 @@ def main(port: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1])))
+    sys.exit(main(int(sys.argv[-1])))
