@@ -108,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
                       "base checkout", b["rps"], min_ratio=1.8))
     report.add(Figure(SECTION, f"served app VmRSS after {args.clients * args.per_client} questions", "MiB",
                       a["rss"], "base checkout", b["rss"], max_ratio=0.6))
-    print(report.table())
     return 0
 
 
