@@ -15,6 +15,8 @@ Sections, by topic, one module each (* = in the default run):
   7* scale     the query path on the project's index tiled to 10k and 28k passages; `--scale-corpus N` adds a
                real build of N synthetic passages with the model's vectors cached between runs (the first
                run embeds them: 10-30 minutes for 10,000 on 2 cores)
+  8* onnx      the served embedder (ONNX Runtime) vs today's torch path: one question, 32, a build's batch of
+               64 passages; the cosine between their vectors
 
 Results: bench/RESULTS.md.
 """
@@ -40,6 +42,7 @@ SECTIONS: dict[str, tuple[str, bool]] = {
     "5": ("web", True),
     "6": ("replicas", False),
     "7": ("scale", True),
+    "8": ("onnx", True),
 }
 DEFAULT = ",".join(n for n, (_, on) in SECTIONS.items() if on)
 
@@ -96,6 +99,7 @@ def options(number: str, args: argparse.Namespace) -> dict:
             "4": {"repeats": args.startup_repeats},
             "5": {"n_clients": args.clients, "total": args.requests},
             "6": {"n_clients": args.clients},
+            "8": {"rounds": args.rounds},
             "7": {"sizes": args.scale_sizes, "corpus_passages": args.scale_corpus, "use_cache": not args.no_cache},
             }[number]
 

@@ -25,7 +25,7 @@ def run(report: Report, searcher, rounds: int = 2, batch: int = 32, callers: int
 
         max_batch = app.ASK_BATCH
     qs = gold_questions()
-    model = searcher.embedder.model
+    model = searcher.embedder  # the served embedder (ONNX Runtime); its encode is the bare model call
     s0 = uncached_searcher(searcher)
     rng = random.Random(seed)
     chunks = []

@@ -16,7 +16,7 @@ def run(report: Report, searcher, rounds: int = 2, seed: int = 0) -> dict:
     from qa.retrieve.query import clean_question
 
     qs = gold_questions()
-    model = searcher.embedder.model
+    model = searcher.embedder  # the served embedder (ONNX Runtime); its encode is the bare model call
     s0 = uncached_searcher(searcher)
     rng = random.Random(seed)
 

@@ -47,6 +47,15 @@ def tiny_searcher(tiny_corpus, tmp_path, fake_embedder):
 
 @pytest.fixture(scope="session")
 def real_embedder():
+    """The served path: ONNX Runtime (made in the cache folder on first use); torch's is `torch_embedder`."""
+    from qa.index.onnx_embed import OnnxEmbedder
+
+    return OnnxEmbedder()
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """The same model through sentence-transformers and torch, to compare the ONNX path with."""
     from qa.index.embed import MiniLMEmbedder
 
     return MiniLMEmbedder()
@@ -72,7 +81,8 @@ def real_searcher(real_index_dir, real_embedder):
 
 # Fixtures that load the real bundled model: a test that uses one (directly or through another fixture) is a
 # `model` test, whatever marks it was given by hand, so `-m "not model"` never loads the model.
-MODEL_FIXTURES = {"real_embedder", "real_index_dir", "real_searcher", "real_app_url", "real_app_client"}
+MODEL_FIXTURES = {"real_embedder", "torch_embedder", "real_index_dir", "real_searcher", "real_app_url",
+                  "real_app_client"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -123,10 +123,10 @@ def test_only_picks_sections_by_number_in_topic_order():
     from bench.__main__ import parser
 
     assert parser().parse_args(["--only", "7,1, 3"]).only == ["1", "3", "7"]
-    assert parser().parse_args(["--only", "all"]).only == ["1", "2", "3", "4", "5", "6", "7"]
+    assert parser().parse_args(["--only", "all"]).only == ["1", "2", "3", "4", "5", "6", "7", "8"]
     # The default run leaves out the replicas (nginx, two more model processes) and builds nothing big.
     default = parser().parse_args([])
-    assert default.only == ["1", "2", "3", "4", "5", "7"]
+    assert default.only == ["1", "2", "3", "4", "5", "7", "8"]
     assert default.scale_corpus == 0
 
 
@@ -137,7 +137,7 @@ def test_only_refuses_an_unknown_section_in_one_line(capsys):
         main(["--only", "5x"])  # the old number of the synthetic scale step
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].endswith("argument --only: unknown section(s) 5x; choose from 1, 2, 3, 4, 5, 6, 7 or all")
+    assert err[-1].endswith("argument --only: unknown section(s) 5x; choose from 1, 2, 3, 4, 5, 6, 7, 8 or all")
 
 
 def test_every_section_is_one_module_that_takes_what_main_passes_it():

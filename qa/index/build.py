@@ -234,7 +234,9 @@ def build_index(
             manifest = {
                 "format_version": INDEX_FORMAT_VERSION,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "model": {"id": embedder.model_id, "weights_sha256": embedder.weights_sha256, "dim": dim},
+                # onnx_sha256: the ONNX file the vectors came from (qa/index/onnx_embed.py); None for torch.
+                "model": {"id": embedder.model_id, "weights_sha256": embedder.weights_sha256, "dim": dim,
+                          "onnx_sha256": getattr(embedder, "onnx_sha256", None)},
                 "settings": settings.index_params(),
                 "dense_index": "hnsw" if len(passages) >= HNSW_THRESHOLD else "flat",
                 "counts": {"sources": len(sources), "passages": len(passages), "sentences": len(sentence_vectors)},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qa.errors import IndexMissing, IndexStale
 from qa.index.build import build_index
-from qa.index.embed import Embedder, MiniLMEmbedder
+from qa.index.embed import Embedder
 from qa.index.load import load_index
 from qa.paths import default_corpus, default_index
 from qa.search import Searcher
@@ -17,8 +17,10 @@ from qa.settings import Settings
 
 
 def load_embedder() -> Embedder:
-    """The bundled MiniLM (tests replace this function to use a fake)."""
-    return MiniLMEmbedder()
+    """The bundled MiniLM through ONNX Runtime, without torch (tests replace this function to use a fake)."""
+    from qa.index.onnx_embed import OnnxEmbedder  # deferred: onnxruntime loads only with the model
+
+    return OnnxEmbedder()
 
 
 def open_searcher(
