@@ -3,18 +3,22 @@ replicas, against the same clients talking straight to one replica, in the same 
 health checks cost.
 
 Two `ipt-qa serve` processes (the real page, the project's index, each with its own model) and two nginx
-instances from deploy/nginx.conf, started by deploy/replicas.py's own code: one nginx in front of replica 1,
-one in front of replicas 1 and 2. Each load run is a child process (bench/load.py, `--spread`) whose 32
-threads bind 32 loopback addresses, so that the page's per-address affinity spreads them, and whose questions
-are made unique (`--tag`), so that each request embeds, as a new learner's would. Rounds rotate the
-order of the three set-ups, so that drift in the machine's load does not favour one.
+instances from deploy/nginx.conf made by deploy/replicas.py's generators (`nginx_conf`, `replicas_conf`,
+`readyz`), started here directly rather than under supervisord (a benchmark wants no restarts): one nginx in
+front of replica 1, one in front of replicas 1 and 2. Each load run is a child process (bench/load.py,
+`--spread`) whose 32 threads bind 32 loopback addresses, so that the page's per-address affinity spreads
+them, and whose questions are made unique (`--tag`), so that each request embeds, as a new learner's would.
+Rounds rotate the order of the three set-ups, so that drift in the machine's load does not favour one.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -43,9 +47,53 @@ def _split(run_dir: Path, uri: str) -> dict[str, int]:
     return dict(seen)
 
 
-def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, rounds: int = 2) -> dict:
-    import shutil
+class _Front:
+    """Replicas and one nginx in front of them, as plain child processes (logs under `run_dir/logs`)."""
 
+    def __init__(self, replicas, run_dir: Path, ports: list[int], index: Path, corpus: Path):
+        self.mod, self.run_dir, self.ports = replicas, run_dir, ports
+        self.index, self.corpus = index, corpus
+        self.port = free_port()
+        self.procs: dict[int, subprocess.Popen] = {}
+        (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (run_dir / "tmp").mkdir(exist_ok=True)
+
+    def _spawn(self, cmd: list[str], log: str) -> subprocess.Popen:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "DISABLE_TQDM": "1"}
+        with open(self.run_dir / "logs" / log, "ab") as out:
+            return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def start_replica(self, port: int) -> None:
+        ipt_qa = str(Path(sys.executable).with_name("ipt-qa"))
+        self.procs[port] = self._spawn([ipt_qa, "serve", "--host", "127.0.0.1", "--port", str(port), "--index",
+                                        str(self.index), "--corpus", str(self.corpus)], f"replica-{port}.log")
+
+    def wait_ready(self, port: int, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while self.mod.readyz(port)[0] != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"replica {port} not ready in {timeout:.0f} s")
+            time.sleep(0.5)
+
+    def start_nginx(self) -> None:
+        (self.run_dir / "nginx.conf").write_text(self.mod.nginx_conf(self.port, "bench"), encoding="utf-8")
+        (self.run_dir / "replicas.conf").write_text(self.mod.replicas_conf(self.ports), encoding="utf-8")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.nginx = self._spawn([nginx, "-p", str(self.run_dir), "-c", str(self.run_dir / "nginx.conf"), "-e",
+                                  "stderr", "-g", "daemon off;"], "access.log")
+
+    def stop_all(self) -> None:
+        for proc in [*self.procs.values(), getattr(self, "nginx", None)]:
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, rounds: int = 2) -> dict:
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         report.note(SECTION, "skipped: nginx is not installed (apt-get install -y nginx)")
         return {}
@@ -55,14 +103,8 @@ def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, roun
     work = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
     p1, p2 = free_port(), free_port()
 
-    def supervisor(name: str, ports: list[int]):
-        args = argparse.Namespace(n=len(ports), port=free_port(), first_port=ports[0], run_dir=str(work / name),
-                                  index=default_index().resolve(), corpus=default_corpus().resolve(),
-                                  interval=1.0)
-        sup = replicas.Supervisor(args)
-        sup.ports = list(ports)
-        (sup.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        return sup
+    def supervisor(name: str, ports: list[int]) -> _Front:
+        return _Front(replicas, work / name, list(ports), default_index().resolve(), default_corpus().resolve())
 
     one, two = supervisor("one", [p1]), supervisor("two", [p1, p2])
     try:
@@ -75,8 +117,8 @@ def run(report: Report, searcher, n_clients: int = 32, per_client: int = 6, roun
         two.start_nginx()
         report.note(SECTION, f"2 replicas (ports {p1}, {p2}) and 2 nginx ready in {time.perf_counter() - t0:.1f} s")
         setups = [("direct to one replica", f"http://127.0.0.1:{p1}"),
-                  ("nginx + 1 replica", f"http://127.0.0.1:{one.args.port}"),
-                  ("nginx + 2 replicas", f"http://127.0.0.1:{two.args.port}")]
+                  ("nginx + 1 replica", f"http://127.0.0.1:{one.port}"),
+                  ("nginx + 2 replicas", f"http://127.0.0.1:{two.port}")]
         out: dict = {}
         for mode, label in (("http", "/ask (Gradio HTTP API)"), ("json", "/api/v1/ask")):
             rps = {name: [] for name, _ in setups}

@@ -222,3 +222,18 @@ def test_web_section_runs_on_the_tiny_index(tiny_searcher):
     assert out["errors"] == []
     assert out["sent"] == 2 + 2 * 4 + 1 + 2 * 1
     assert len(report.figures) == 6
+
+
+def test_the_replicas_section_uses_only_what_deploy_replicas_provides():
+    # deploy/replicas.py was rewritten around supervisord (issue 30) and its Supervisor class went: the
+    # section, opt-in and so rarely run, must not call a name that is gone.
+    import ast
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("deploy_replicas", ROOT / "deploy" / "replicas.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    used = {node.attr for node in ast.walk(ast.parse((BENCH / "replicas.py").read_text(encoding="utf-8")))
+            if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Name, ast.Attribute))
+            and (getattr(node.value, "id", None) == "replicas" or getattr(node.value, "attr", None) == "mod")}
+    assert used and not [name for name in used if not hasattr(mod, name)]
