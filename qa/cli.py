@@ -136,7 +136,7 @@ def format_answer(ans) -> str:
     for h in ans.passages:
         loc = f"{h.path}:{h.line_start}" + (f"-{h.line_end}" if h.line_end != h.line_start else "")
         out.append(f"\n[{h.rank}] {h.title}" + (f" — {h.section}" if h.section and h.section != h.title else ""))
-        out.append(f"    {loc}  (chars {h.start}-{h.end}, {h.relevance}, score {h.score:.2f})")
+        out.append(f"    {loc}  (chars {h.start}-{h.end}, {h.label} match, score {h.score:.2f})")
         for line in h.text.splitlines():
             if line.strip():
                 out.append(f"    | {line.strip()}")

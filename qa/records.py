@@ -43,17 +43,6 @@ class Hit(Citation):
     # How to cite it: {"apa", "mla", "in_text", "footnote"} (qa/present/citation.py).
     citation: dict = field(default_factory=dict)
 
-    @property
-    def relevance(self) -> str:
-        """The label a person reads ("strong match"); without a computed label, the passage similarity's."""
-        if self.label in ("strong", "good", "partial"):
-            return f"{self.label} match"
-        if self.similarity >= 0.55:
-            return "strong match"
-        if self.similarity >= 0.40:
-            return "good match"
-        return "partial match"
-
     def to_dict(self) -> dict:
         d = asdict(self)
         order = ["rank", "score", "similarity", "label", "source_id", "title", "path", "section", "start", "end",

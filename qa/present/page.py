@@ -164,12 +164,9 @@ _LABELS = ("strong", "good", "partial")
 
 
 def relevance_label(hit: Hit) -> str:
-    """"strong", "good" or "partial": the record's own `label` when it has one (computed from the score that
-    orders the cards), else the similarity rule of `Hit.relevance`."""
-    label = getattr(hit, "label", None)
-    if label in _LABELS:
-        return label
-    return hit.relevance.split()[0]
+    """"strong", "good" or "partial": the record's own `label`, computed by the one rule from the score that
+    orders the cards (qa/judge/outcome.py); a record without one is shown as the least it can be, "partial"."""
+    return hit.label if hit.label in _LABELS else "partial"
 
 
 def details_html(rows: list[tuple[str, str]], summary: str = "Details") -> str:

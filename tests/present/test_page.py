@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
 
 import pytest
 
@@ -26,7 +25,7 @@ XSS = ['<img src=x onerror=alert(1)>', "<script>alert(1)</script>", '"><svg onlo
 def _hit(text: str, start: int = 100, hl: tuple[int, int] | None = None, **kw) -> Hit:
     fields = dict(source_id="alpha", title="Alpha notes on IPT", path="corpus/alpha.txt", section="Who created IPT?",
                   start=start, end=start + len(text), line_start=3, line_end=5, rank=1, score=0.9,
-                  similarity=0.6, text=text, highlight={"start": hl[0], "end": hl[1]} if hl else {})
+                  similarity=0.6, label="strong", text=text, highlight={"start": hl[0], "end": hl[1]} if hl else {})
     fields.update(kw)
     return Hit(**fields)
 
@@ -139,22 +138,16 @@ def test_details_say_what_the_score_is_out_of():
     assert "<dt>Score</dt><dd>0.90 of 1 (1: first by keywords and by meaning" in details
 
 
-@pytest.mark.parametrize("similarity,label", [(0.7, "strong match"), (0.45, "good match"), (0.2, "partial match")])
-def test_relevance_label_is_words(similarity, label):
-    assert f">{label}<" in page.card_html(_hit("x", similarity=similarity))
-
-
-@dataclass
-class _LabelledHit(Hit):
-    label: str = ""  # as the library will give every passage, from the score that orders the cards
-
-
 @pytest.mark.parametrize("label", ["strong", "good", "partial"])
-def test_relevance_comes_from_the_record_label_when_present(label):
-    hit = _LabelledHit(**{**vars(_hit("x", similarity=0.9)), "label": label})
-    markup = page.card_html(hit)
+def test_relevance_is_the_record_label_in_words(label):
+    markup = page.card_html(_hit("x", similarity=0.2 if label == "strong" else 0.9, label=label))
     assert f'<span class="ipt-rel ipt-rel-{label}">{label} match</span>' in markup
-    assert page.relevance_label(_LabelledHit(**{**vars(_hit("x", similarity=0.2)), "label": "bogus"})) == "partial"
+
+
+@pytest.mark.parametrize("label", ["", "bogus"])
+def test_a_record_without_a_label_is_never_shown_above_partial_whatever_its_similarity(label):
+    """One rule: the similarity cut-offs (0.55 strong, 0.40 good) are no second way to a label."""
+    assert page.relevance_label(_hit("x", similarity=0.9, label=label)) == "partial"
 
 
 def test_also_in_line_lists_the_other_sources_with_their_own_citations():
