@@ -27,6 +27,11 @@ ALLOWED = {
     "__main__": {"cli"},
 }
 MAX_LINES = 300
+DEPLOY = ROOT / "deploy"
+# Modules over MAX_LINES that are being replaced elsewhere; remove an entry once it is gone (the test says when).
+KNOWN_LONG = {
+    "deploy.replicas": "issue 30 replaces deploy/replicas.py (the replica runner) with supervisord",
+}
 
 
 def module_name(path: Path) -> str:
@@ -38,8 +43,8 @@ def qa_imports(path: Path) -> set[str]:
     """Every qa module `path` imports, at the top or inside a function (both can close a cycle at run time),
     relative imports resolved."""
     out = set()
-    package = module_name(path).split(".")
-    if path.name != "__init__.py":
+    package = module_name(path).split(".") if path.is_relative_to(ROOT) else []
+    if path.name != "__init__.py" and package:
         package = package[:-1]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
@@ -130,10 +135,67 @@ def test_each_stage_imports_only_the_stages_before_it():
     assert wrong == []
 
 
+def _sizes() -> dict[str, int]:
+    paths = [*PACKAGE.rglob("*.py"), *DEPLOY.glob("*.py"), ROOT / "app.py"]
+    return {module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in paths}
+
+
 def test_no_module_outgrows_one_reading():
-    sizes = {module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in PACKAGE.rglob("*.py")}
-    sizes["app"] = len((ROOT / "app.py").read_text(encoding="utf-8").splitlines())
-    assert {m: n for m, n in sizes.items() if n > MAX_LINES} == {}
+    sizes = _sizes()
+    assert "deploy.replicas" in sizes or "deploy.replicas" not in KNOWN_LONG  # the walk reached deploy/
+    assert {m: n for m, n in sizes.items() if n > MAX_LINES and m not in KNOWN_LONG} == {}
+
+
+def test_known_long_modules_are_still_long():
+    """An exception outlives its reason unnoticed: once a listed module is short (or gone), drop its entry."""
+    sizes = _sizes()
+    assert {m for m in KNOWN_LONG if sizes.get(m, 0) <= MAX_LINES} == set()
+
+
+def top_level_names(path: Path) -> set[str]:
+    """What a module defines or imports at its top level."""
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            names |= {t.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                      if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    if path.name == "__init__.py":
+        names |= {p.stem for p in path.parent.glob("*.py")} | {d.name for d in path.parent.iterdir() if d.is_dir()}
+        if "__getattr__" in names:  # names served lazily are those of __all__
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+                    names |= set(ast.literal_eval(node.value))
+    return names
+
+
+def unresolved_imports(paths) -> set[str]:
+    """Each `qa...` import of `paths` that names no module of qa, or a name its module does not define."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    wrong = set()
+    for path in paths:
+        for name in qa_imports(path):
+            module, _, attr = name.rpartition(".") if name not in modules else (name, "", "")
+            if name in modules or (module in modules and attr in top_level_names(modules[module])):
+                continue
+            wrong.add(f"{path.name}: {name}")
+    return wrong
+
+
+def test_deploy_scripts_import_what_qa_has_and_qa_never_imports_deploy(tmp_path):
+    """deploy/ stands above the package, as the CLI does: it may use any stage, and a module moved inside qa
+    must not break a deployment unseen (issue 28 found comments naming moved modules; an import is worse)."""
+    assert [p.name for p in DEPLOY.glob("*.py")]  # the walk found deploy/
+    assert unresolved_imports(DEPLOY.glob("*.py")) == set()
+    assert {m for m, targets in graph().items() for t in targets if t.startswith("deploy")} == set()
+    script = tmp_path / "moved.py"
+    script.write_text("import qa.settings\nfrom qa.index.load import load_index\nfrom qa.index import nothing\n"
+                      "from qa.routes import Routes\n", encoding="utf-8")
+    assert unresolved_imports([script]) == {"moved.py: qa.index.nothing", "moved.py: qa.routes",
+                                            "moved.py: qa.routes.Routes"}
 
 
 def test_imports_inside_functions_say_why_they_are_deferred():
