@@ -154,7 +154,8 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         try:
             answer = searcher.ask(question, k=min(max(int(k), 1), MAX_PASSAGES),
                                   sources=None if set(chosen) >= ids_now else chosen or list(sources))
-            return page.answer_html(answer, suggest.for_answer(searcher.index, answer)), reset
+            return page.answer_html(answer, suggest.for_answer(searcher.index, answer),
+                                    len(searcher.index.sources)), reset
         except QAError as e:
             return page.message_html(str(e), "error"), reset
         except Exception:
@@ -188,7 +189,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         return gr.skip() if now == source_choices else gr.update(choices=now, value=[sid for _, sid in now])
 
     with gr.Blocks(title="IPT passage assistant", analytics_enabled=False) as demo:
-        gr.HTML(f'<div class="ipt-header"><h1>IPT passage assistant</h1>{page.disclaimer_html()}</div>',
+        gr.HTML(f'<div class="ipt-header"><h1>IPT passage assistant</h1>{page.disclaimer_html(len(all_ids))}</div>',
                 js_on_load=None, elem_id="intro")
         with gr.Row(elem_id="question-row"):
             # The label stays for screen readers (Gradio keeps it, visually hidden); the placeholder says it.

@@ -26,8 +26,10 @@ EXAMPLE_QUESTIONS = (
     "Who can IPT help?",
 )
 
+# "{sources}" in the texts below is the number of sources of the index answering ("six web sources"), counted
+# each time: `ipt-qa add` and `remove` change it.
 DISCLAIMER = (
-    "Excerpts quoted word for word from five web sources about Interpersonal Psychotherapy (IPT), for "
+    "Excerpts quoted word for word from {sources} web sources about Interpersonal Psychotherapy (IPT), for "
     "learning. It is not medical advice: for your own health, talk to a qualified professional."
 )
 
@@ -46,11 +48,11 @@ PRIVACY_NOTE = "Questions are not stored: what you type is used to find passages
 # second details control for the curious; the JSON API keeps it as it is.
 WHY_NOT_CLOSE = (
     "The assistant only shows passages that answer a question closely, so that it never shows text that "
-    "merely looks related. No passage in the five sources came close enough to this question. Asking about "
+    "merely looks related. No passage in the {sources} sources came close enough to this question. Asking about "
     "one of the topics above, or using other words, may find one."
 )
 WHY_NOT_ENGLISH = (
-    "Your question does not seem to be in English. The five sources are all in English, and the assistant "
+    "Your question does not seem to be in English. The {sources} sources are all in English, and the assistant "
     "finds passages by comparing your question with their sentences, so it cannot match a question in "
     "another language. Please ask it in English."
 )
@@ -62,6 +64,18 @@ WEAK_MATCH = (
     "The sources touch on this but may not answer it: check that a passage below really answers your "
     "question before you rely on it."
 )
+
+
+_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve")
+
+
+def with_count(text: str, sources: int | None) -> str:
+    """`text` with "{sources}" replaced by how many sources there are, in words up to twelve; without a count
+    ("the five sources" -> "the sources"), the words read on without it."""
+    if sources is None:
+        return text.replace(" {sources} ", " ")
+    return text.replace("{sources}", _NUMBER_WORDS[sources] if 0 <= sources < len(_NUMBER_WORDS) else f"{sources:,}")
 
 
 def esc(value: object) -> str:
@@ -83,9 +97,10 @@ def message_html(text: str, kind: str = "info") -> str:
     return f'<div class="ipt-msg ipt-msg-{esc(kind)}"{role}><p>{esc(text)}</p></div>'
 
 
-def disclaimer_html() -> str:
-    """The note that is always on the page: excerpts for learning, not medical advice."""
-    return f'<div class="ipt-disclaimer"><p><strong>About this page.</strong> {esc(DISCLAIMER)}</p></div>'
+def disclaimer_html(sources: int | None = None) -> str:
+    """The note that is always on the page: excerpts for learning from `sources` sources, not medical advice."""
+    return (f'<div class="ipt-disclaimer"><p><strong>About this page.</strong> {esc(with_count(DISCLAIMER, sources))}'
+            "</p></div>")
 
 
 # A phone number in the notice: groups of digits ("988", "116 123"), not part of a longer word or number.
@@ -216,11 +231,12 @@ def card_html(hit: Hit) -> str:
     )
 
 
-def abstention_html(answer: Answer, examples: tuple[str, ...] | list[str] = EXAMPLE_QUESTIONS) -> str:
+def abstention_html(answer: Answer, examples: tuple[str, ...] | list[str] = EXAMPLE_QUESTIONS,
+                    sources: int | None = None) -> str:
     """Nothing in the sources answers: say so plainly and why, in words for a learner. Offer questions that
     work and what is covered, except under a crisis notice, where cheerful suggestions would be out of place."""
     not_english = looks_non_english(answer.question)
-    why = WHY_NOT_ENGLISH if not_english else WHY_NOT_CLOSE
+    why = with_count(WHY_NOT_ENGLISH if not_english else WHY_NOT_CLOSE, sources)
     tech = (f'<details class="ipt-details"><summary>Technical detail</summary><p>{esc(answer.reason)}</p>'
             "</details>" if answer.reason else "")
     parts = ['<div class="ipt-abstain">',
@@ -259,10 +275,10 @@ def asked_html(question: str) -> str:
             f'</summary><p dir="auto" class="ipt-asked-all">{esc(question)}</p></details></div>')
 
 
-def answer_html(answer: Answer, suggestions: list[str] | None = None) -> str:
+def answer_html(answer: Answer, suggestions: list[str] | None = None, sources: int | None = None) -> str:
     """The whole result area for one answer: question, notes, crisis notice (first), then cards or abstention.
     `suggestions` are questions from the sources (qa/present/suggest.py): under the cards, or in a refusal
-    instead of the fixed examples; never under a crisis notice."""
+    instead of the fixed examples; never under a crisis notice. `sources`: how many the index has."""
     suggestions = [] if answer.notice else list(suggestions or [])
     parts = []
     if answer.notice:
@@ -270,7 +286,7 @@ def answer_html(answer: Answer, suggestions: list[str] | None = None) -> str:
     parts.append(asked_html(answer.question))
     parts.extend(warning_html(w) for w in answer.warnings)
     if answer.abstained or not answer.passages:
-        parts.append(abstention_html(answer, suggestions or EXAMPLE_QUESTIONS))
+        parts.append(abstention_html(answer, suggestions or EXAMPLE_QUESTIONS, sources))
     else:
         if looks_non_english(answer.question):
             parts.append(message_html(NOT_ENGLISH_NOTE, "warning"))

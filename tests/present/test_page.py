@@ -183,7 +183,7 @@ def test_abstention_message_offers_examples_and_coverage():
     # "Why?" is said for a learner; the library's figures sit one control further in.
     why = markup.split("<summary>Why?</summary>")[1]
     learner, technical = why.split("<summary>Technical detail</summary>")
-    assert html.escape(page.WHY_NOT_CLOSE) in learner and "0.05" not in learner
+    assert html.escape(page.with_count(page.WHY_NOT_CLOSE, None)) in learner and "0.05" not in learner
     assert html.escape(reason) in technical
     assert "The sources are in English" not in markup
 
@@ -197,7 +197,7 @@ def test_a_question_in_another_language_is_told_the_sources_are_english(question
     assert looks_non_english(question)
     markup = page.answer_html(Answer(question=question, abstained=True, reason="r", passages=[]))
     assert "The sources are in English: please ask in English." in markup
-    assert html.escape(page.WHY_NOT_ENGLISH) in markup
+    assert html.escape(page.with_count(page.WHY_NOT_ENGLISH, None)) in markup
     answered = page.answer_html(Answer(question=question, abstained=False, reason=None, passages=[_hit("x")]))
     assert html.escape(page.NOT_ENGLISH_NOTE) in answered
 
@@ -261,8 +261,27 @@ def test_question_is_shown_with_its_own_direction():
 
 
 def test_disclaimer_says_learning_not_medical_advice():
-    markup = page.disclaimer_html()
-    assert "five web sources" in markup and "not medical advice" in markup
+    markup = page.disclaimer_html(5)
+    assert "from five web sources" in markup and "not medical advice" in markup
+
+
+@pytest.mark.parametrize("n,words", [(6, "six"), (1, "one"), (13, "13"), (None, "")])
+def test_the_page_says_how_many_sources_there_are_not_a_fixed_five(n, words):
+    """`ipt-qa add` makes a sixth source; the page said "five sources" in three places."""
+    counted = f"{words} " if words else ""
+    assert f"from {counted}web sources" in page.disclaimer_html(n)
+    refused = Answer(question="What is the capital of France?", abstained=True, reason="r", passages=[])
+    assert f"No passage in the {counted}sources came close" in page.answer_html(refused, sources=n)
+    foreign = Answer(question="Wer hat die IPT entwickelt?", abstained=True, reason="r", passages=[])
+    assert f"The {counted}sources are all in English" in page.answer_html(foreign, sources=n)
+
+
+def test_the_page_header_counts_the_sources_of_its_index(tiny_searcher, tiny_corpus):
+    import app
+
+    demo = app.build_demo(tiny_searcher, tiny_corpus)
+    intro = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "intro")
+    assert len(tiny_searcher.index.sources) == 2 and "from two web sources" in intro.value
 
 
 # -- the source view --------------------------------------------------------------------------------------
