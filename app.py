@@ -36,6 +36,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 
+from qa import open_searcher  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.paths import default_corpus  # noqa: E402
 from qa.present import page, source_view, suggest  # noqa: E402
@@ -47,7 +48,6 @@ from qa.serve.apitypes import AskRecord, as_record  # noqa: E402
 from qa.serve.batcher import AskBatcher  # noqa: E402
 from qa.serve.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
 from qa.serve.quiet_inputs import quiet_input_errors  # noqa: E402
-from qa.serve.service import open_searcher  # noqa: E402
 from qa.settings import k_problem  # noqa: E402
 
 log = logging.getLogger("ipt-qa.app")

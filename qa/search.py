@@ -90,10 +90,12 @@ class Searcher:
         # The embedder sees the question with its typos repaired, as the keyword side does (measured on the
         # gold set: dev unchanged, test Recall@1 0.651 -> 0.667).
         vecs = iter(self.query.vectors(texts)) if texts else iter(())
-        return [c if isinstance(c, Answer) else self._answer(*c, next(vecs), k, mode, allowed) for c in cleaned]
+        return [c if isinstance(c, Answer) else self._answer(c[0], next(vecs), k, mode, allowed, c[1], c[2])
+                for c in cleaned]
 
-    def _answer(self, question: str, warnings: list[str], notice: str | None, qvecs: np.ndarray, k: int,
-                mode: str, allowed: np.ndarray | None) -> Answer:
+    def _answer(self, question: str, qvecs: np.ndarray, k: int, mode: str, allowed: np.ndarray | None,
+                warnings: list[str], notice: str | None = None) -> Answer:
+        """One cleaned question, its vectors and its crisis notice (found once, by `_answers`) -> its Answer."""
         qvec, judge = qvecs[0], qvecs[1]
         terms = self.query.terms(question)
         cands, signals = self.retriever.candidates(question, terms, self.query.implicit(question), qvec, mode,

@@ -21,9 +21,10 @@ ALLOWED = {
     "judge": {"ingest", "index", "retrieve"},
     "present": {"ingest", "index", "retrieve", "judge"},
     "search": {"ingest", "index", "retrieve", "judge", "present"},
-    "serve": {"ingest", "index", "retrieve", "judge", "present", "search"},
-    "evaluate": {"ingest", "index", "retrieve", "judge", "present", "search", "serve"},
-    "cli": {"ingest", "index", "retrieve", "judge", "present", "search", "serve", "evaluate"},
+    "live": {"ingest", "index", "retrieve", "judge", "present", "search"},
+    "serve": {"ingest", "index", "retrieve", "judge", "present", "search", "live"},
+    "evaluate": {"ingest", "index", "retrieve", "judge", "present", "search", "live"},
+    "cli": {"ingest", "index", "retrieve", "judge", "present", "search", "live", "serve", "evaluate"},
     "__main__": {"cli"},
 }
 MAX_LINES = 300
@@ -217,8 +218,11 @@ TEXT_SUFFIXES = {".py", ".md", ".toml", ".conf", ".yaml", ".yml", ".sh", ".cfg",
 TEXT_NAMES = {"Dockerfile", "run"}
 NOT_OURS = {".git", ".venv", "node_modules", "__pycache__", "index", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 QA_PATH_RE = re.compile(r"\bqa/[\w/.-]+?\.(?:py|json|js|css)\b")
-# Named in files that are being changed elsewhere at the same time (qa/judge); remove an entry once fixed
+# Named in files that are being changed elsewhere at the same time; remove an entry once fixed
 # (test_known_stale_names_are_still_stale says when).
+KNOWN_STALE = {("deploy/replicas.py", "qa/serve/live.py")}  # issue 30 replaces deploy/replicas.py (supervisord)
+
+
 def _named_qa_paths() -> set[tuple[str, str]]:
     named = set()
     for path in ROOT.rglob("*"):
@@ -237,4 +241,20 @@ def test_every_qa_path_named_in_the_repository_exists():
     named = _named_qa_paths()
     assert len(named) > 30  # the walk found the docs
     missing = sorted((where, name) for where, name in named if not (ROOT / name).exists())
-    assert missing == []
+    assert [m for m in missing if m not in KNOWN_STALE] == []
+
+
+def test_known_stale_names_are_still_stale():
+    named = _named_qa_paths()
+    assert {(w, n) for w, n in KNOWN_STALE if (w, n) not in named or (ROOT / n).exists()} == set()
+
+
+def test_importing_qa_loads_no_stage_until_a_public_name_is_used():
+    """`from qa import open_searcher` is the entry point; `import qa.settings` alone stays light."""
+    import subprocess
+    import sys
+
+    code = ("import sys, qa.settings; before = 'qa.search' in sys.modules; from qa import open_searcher, Answer; "
+            "print(before, 'qa.search' in sys.modules, open_searcher.__module__, Answer.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "qa.live", "qa.records"]

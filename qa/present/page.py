@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from qa.judge.searchable import NO_KNOWN_WORDS, NO_WORDS
 from qa.present.cite_html import cite_block_html, suggestions_html
-from qa.records import Answer, Hit
+from qa.records import Answer, Hit, Span
 from qa.retrieve.language import looks_non_english
 
 EXAMPLE_QUESTIONS = (
@@ -152,7 +152,7 @@ def link_html(url: str) -> str:
     return f'<a href="{esc(href)}" target="_blank" rel="noopener noreferrer">{esc(url)}</a>'
 
 
-def cite_button_html(source_id: str, start: int, end: int, highlight: dict, label: str,
+def cite_button_html(source_id: str, start: int, end: int, highlight: Span | dict, label: str,
                      css_class: str = "ipt-cite") -> str:
     """A button that opens a passage in the source view (the span and its best sentence travel as data)."""
     hl_start = int(highlight.get("start", start)) if highlight else start
@@ -164,7 +164,7 @@ def cite_button_html(source_id: str, start: int, end: int, highlight: dict, labe
 # -- passage cards ---------------------------------------------------------------------------------------
 
 
-def highlighted_text_html(text: str, start: int, highlight: dict) -> str:
+def highlighted_text_html(text: str, start: int, highlight: Span | dict) -> str:
     """The passage text escaped, with its best-matching sentence (absolute offsets) wrapped in <mark>."""
     if not highlight:
         return esc(text)
