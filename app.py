@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 
 # Before gradio is imported: it reads this at import time, and the page must not call out.
@@ -36,6 +35,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 
+from qa import open_searcher  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.paths import default_corpus  # noqa: E402
 from qa.present import page, source_view, suggest  # noqa: E402
@@ -46,9 +46,8 @@ from qa.serve import routes as api_routes  # noqa: E402
 from qa.serve.apitypes import AskRecord, as_record  # noqa: E402
 from qa.serve.batcher import AskBatcher  # noqa: E402
 from qa.serve.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
+from qa.serve.inputs import source_ids, whole_k  # noqa: E402
 from qa.serve.quiet_inputs import quiet_input_errors  # noqa: E402
-from qa.serve.service import open_searcher  # noqa: E402
-from qa.settings import k_problem  # noqa: E402
 
 log = logging.getLogger("ipt-qa.app")
 
@@ -91,24 +90,14 @@ AFTER_CITE_JS = asset("after-cite.js")
 CSS = asset("page.css")
 
 
-def _whole_k(k) -> int:
-    """The API's `k` as a whole number of passages (settings.k_problem), else a one-line gr.Error: int(k)
-    silently made 2.9 into 2 and True into 1, and failed on 1e400 / Infinity with an empty error."""
-    if isinstance(k, float) and math.isfinite(k) and k.is_integer():
-        k = int(k)
-    problem = k_problem(k)
-    if problem:
-        raise gr.Error(problem, print_exception=False)
-    return k
-
-
-def _source_ids(payload) -> list[str]:
-    """The page's source filter as sent: a list of ids, whatever the choices offered at start."""
-    if payload is None:
-        return []
-    if not isinstance(payload, list) or not all(isinstance(x, str) for x in payload):
-        raise gr.Error("sources must be a list of source ids", print_exception=False)
-    return list(payload)
+def _gradio_error(check):
+    """`check` (qa/serve/inputs.py) for a Gradio preprocess step: its one-line QAError as a gr.Error."""
+    def checked(payload):
+        try:
+            return check(payload)
+        except QAError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+    return checked
 
 
 def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Blocks:
@@ -120,8 +109,8 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
 
     def ask(question: str = "", k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> AskRecord:
         """The record `ipt-qa ask --json` prints for `question` (sources: ids to search; None or [] = all)."""
-        k = _whole_k(k)
         try:
+            k = whole_k(k)
             chosen = [sources] if isinstance(sources, str) else list(sources or [])
             answer = batcher.ask(question, k=k, sources=chosen or None)
             return as_record(answer)
@@ -152,9 +141,11 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         ids_now = set(searcher.index.sources)
         chosen = [s for s in sources if s in ids_now]
         try:
-            answer = searcher.ask(question, k=min(max(int(k), 1), MAX_PASSAGES),
+            # The one k rule of every route (1-50); the slider offers 1-MAX_PASSAGES, the /show API may ask more.
+            answer = searcher.ask(question, k=whole_k(k),
                                   sources=None if set(chosen) >= ids_now else chosen or list(sources))
-            return page.answer_html(answer, suggest.for_answer(searcher.index, answer)), reset
+            return page.answer_html(answer, suggest.for_answer(searcher.index, answer),
+                                    len(searcher.index.sources)), reset
         except QAError as e:
             return page.message_html(str(e), "error"), reset
         except Exception:
@@ -188,7 +179,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         return gr.skip() if now == source_choices else gr.update(choices=now, value=[sid for _, sid in now])
 
     with gr.Blocks(title="IPT passage assistant", analytics_enabled=False) as demo:
-        gr.HTML(f'<div class="ipt-header"><h1>IPT passage assistant</h1>{page.disclaimer_html()}</div>',
+        gr.HTML(f'<div class="ipt-header"><h1>IPT passage assistant</h1>{page.disclaimer_html(len(all_ids))}</div>',
                 js_on_load=None, elem_id="intro")
         with gr.Row(elem_id="question-row"):
             # The label stays for screen readers (Gradio keeps it, visually hidden); the placeholder says it.
@@ -208,7 +199,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
                                        elem_id="sources")
             # The choices are the sources at start; a source added and built since is searched too, so the ids
             # are checked against the index in use (show: one-line message) rather than against those choices.
-            sources.preprocess = _source_ids  # type: ignore[method-assign, assignment]
+            sources.preprocess = _gradio_error(source_ids)  # type: ignore[method-assign]
         with gr.Row(elem_id="answer-row"):
             with gr.Column(scale=3, elem_id="results-col"):
                 results = gr.HTML(page.message_html("Ask a question, or try one of the examples above."),

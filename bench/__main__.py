@@ -105,8 +105,8 @@ def options(number: str, args: argparse.Namespace) -> dict:
 
 
 def _open_searcher(report):
+    from qa import open_searcher
     from qa.errors import IndexMissing, IndexStale
-    from qa.serve.service import open_searcher
 
     try:
         return open_searcher(rebuild="never")

@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", default=None)
     args = ap.parse_args(argv)
 
+    from qa import open_searcher
     from qa.search import Searcher
-    from qa.serve.service import open_searcher
 
     from .common import gold_questions
 

@@ -176,8 +176,8 @@ def _health_cost(report: Report, searcher, port: int) -> None:
             backend.readiness()
         cached.append((time.perf_counter() - t) / 100 * 1e6)
         t = time.perf_counter()
-        backend._check_index()
-        backend._check_corpus()
+        backend._check_index(searcher.index)
+        backend._check_corpus(searcher.index)
         full.append((time.perf_counter() - t) * 1e6)
     report.add(Figure(SECTION, "readiness() in process (stat cache)", "us", cached,
                       "full re-check (hash every index and source file)", full))

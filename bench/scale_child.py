@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
     index_dir, corpus_dir = argv[0], argv[1]
     n = int(argv[2]) if len(argv) > 2 else 20
     before = proc_status()
-    from qa.serve.service import open_searcher
+    from qa import open_searcher
 
     t0 = time.perf_counter()
     searcher = open_searcher(index_dir, corpus_dir, rebuild="never")

@@ -9,6 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
+from qa import live
 from qa.errors import QAError
 from qa.evaluate.gold import SPLITS, validate_gold_file
 from qa.index.build import build_index
@@ -16,7 +17,6 @@ from qa.ingest.add import add_source, remove_source
 from qa.ingest.bankreport import coverage, report_lines
 from qa.paths import default_corpus, default_gold, default_index
 from qa.retrieve.query import MODES
-from qa.serve import service
 from qa.settings import MAX_K, MIN_K, k_problem
 
 EXIT_USAGE = 2
@@ -136,7 +136,7 @@ def format_answer(ans) -> str:
     for h in ans.passages:
         loc = f"{h.path}:{h.line_start}" + (f"-{h.line_end}" if h.line_end != h.line_start else "")
         out.append(f"\n[{h.rank}] {h.title}" + (f" — {h.section}" if h.section and h.section != h.title else ""))
-        out.append(f"    {loc}  (chars {h.start}-{h.end}, {h.relevance}, score {h.score:.2f})")
+        out.append(f"    {loc}  (chars {h.start}-{h.end}, {h.label} match, score {h.score:.2f})")
         for line in h.text.splitlines():
             if line.strip():
                 out.append(f"    | {line.strip()}")
@@ -156,7 +156,7 @@ def cmd_ask(args) -> int:
     problem = k_problem(args.k)
     if problem:
         return _fail(f"-{problem}")
-    searcher = service.open_searcher(args.index, args.corpus)
+    searcher = live.open_searcher(args.index, args.corpus)
     first = True
     # Batches are answered in slices so output streams and one model call serves many questions.
     for i in range(0, len(questions), 32):
@@ -172,7 +172,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_build(args) -> int:
-    report = build_index(args.corpus, args.index, service.load_embedder(), full=args.full)
+    report = build_index(args.corpus, args.index, live.load_embedder(), full=args.full)
     print(report.summary())
     # The gold set quotes the project's corpus: re-validate it when that corpus was rebuilt.
     gold = default_gold()
@@ -191,7 +191,7 @@ def cmd_add(args) -> int:
     added = add_source(args.corpus, args.path, url=args.url, title=args.title, source_id=args.source_id,
                        retrieved=args.retrieved)
     try:
-        report = build_index(args.corpus, args.index, service.load_embedder())
+        report = build_index(args.corpus, args.index, live.load_embedder())
     except BaseException:
         remove_source(args.corpus, added.id)  # an add whose build fails is undone: nothing is left half-added
         raise
@@ -208,7 +208,7 @@ def cmd_add(args) -> int:
 def cmd_remove(args) -> int:
     deleted = remove_source(args.corpus, args.source_id)
     print(f"removed {args.source_id!r}" + (f" (deleted {', '.join(str(p) for p in deleted)})" if deleted else ""))
-    print(build_index(args.corpus, args.index, service.load_embedder()).summary())
+    print(build_index(args.corpus, args.index, live.load_embedder()).summary())
     return 0
 
 

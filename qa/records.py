@@ -1,8 +1,29 @@
-"""The records that leave the library: what `ipt-qa ask --json`, the web API and the evaluation see."""
+"""The records that leave the library: what `ipt-qa ask --json`, the web API and the evaluation see.
+
+These dataclasses are the one definition of the answer record: `to_dict()` is its JSON form, and the JSON schema
+(docs/ask-record.schema.json), the typed signature of the page's API (qa/serve/apitypes.py) and the tests are
+checked against their fields (tests/serve/test_schema.py)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import TypedDict, cast
+
+
+class Span(TypedDict):
+    """Absolute character offsets into the source file."""
+
+    start: int
+    end: int
+
+
+class Reference(TypedDict):
+    """How to cite a passage (qa/present/citation.py)."""
+
+    apa: str
+    mla: str
+    in_text: str
+    footnote: str
 
 
 @dataclass
@@ -24,11 +45,16 @@ class AlsoIn(Citation):
     """The same statement in another source (grouped under the best passage)."""
 
     text: str = ""
-    highlight: dict = field(default_factory=dict)
+    highlight: Span = field(default_factory=lambda: cast(Span, {}))  # {} until highlighted
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
 class Hit(Citation):
+    """One passage of an answer (a "passage" of the record), best first."""
+
     rank: int = 0
     # In [0, 1]: the score that orders the cards over the best it can reach for the question, 1.0 = first in
     # every retriever and, when the question asks for a kind of answer (a duration, a person), holding one.
@@ -37,32 +63,25 @@ class Hit(Citation):
     # "strong" / "good" / "partial": from the score that orders the cards (qa/judge/outcome.py, card_labels)
     label: str = ""
     text: str = ""
-    highlight: dict = field(default_factory=dict)  # {"start", "end"}: best-matching sentence, absolute offsets
+    highlight: Span = field(default_factory=lambda: cast(Span, {}))  # the best-matching sentence
     url: str = ""
     also_in: list[AlsoIn] = field(default_factory=list)
     # How to cite it: {"apa", "mla", "in_text", "footnote"} (qa/present/citation.py).
-    citation: dict = field(default_factory=dict)
-
-    @property
-    def relevance(self) -> str:
-        """The label a person reads ("strong match"); without a computed label, the passage similarity's."""
-        if self.label in ("strong", "good", "partial"):
-            return f"{self.label} match"
-        if self.similarity >= 0.55:
-            return "strong match"
-        if self.similarity >= 0.40:
-            return "good match"
-        return "partial match"
+    citation: Reference | dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The record's "passages" item: every field, the ranking's first, then where it stands and its text."""
         d = asdict(self)
-        order = ["rank", "score", "similarity", "label", "source_id", "title", "path", "section", "start", "end",
-                 "line_start", "line_end", "text", "highlight", "url", "also_in", "citation"]
-        return {k: d[k] for k in order}
+        return {k: d[k] for k in HIT_FIRST + tuple(f.name for f in fields(self) if f.name not in HIT_FIRST)}
+
+
+HIT_FIRST = ("rank", "score", "similarity", "label")
 
 
 @dataclass
 class Answer:
+    """The answer to one question; `to_dict()` is the record (every field but `signals`)."""
+
     question: str
     abstained: bool
     reason: str | None
@@ -80,6 +99,9 @@ class Answer:
             self.outcome = "refused" if self.abstained else "answered"
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "abstained": self.abstained, "outcome": self.outcome,
-                "reason": self.reason, "passages": [h.to_dict() for h in self.passages],
-                "warnings": list(self.warnings), "notice": self.notice, "mode": self.mode}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in NOT_IN_RECORD}
+        d = {"question": d.pop("question"), "abstained": d.pop("abstained"), "outcome": d.pop("outcome"), **d}
+        return {**d, "passages": [h.to_dict() for h in self.passages], "warnings": list(self.warnings)}
+
+
+NOT_IN_RECORD = frozenset({"signals"})  # what abstention looked at: for evaluation, not part of the record

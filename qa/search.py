@@ -15,7 +15,7 @@ from qa.index.embed import Embedder
 from qa.index.load import LoadedIndex
 from qa.ingest.topic import topic_from
 from qa.judge.abstain import load_model
-from qa.judge.outcome import MAY_NOT_ANSWER, REFUSED, card_label, outcome_of, refusal_reason, weak_note
+from qa.judge.outcome import REFUSED, card_label, judged, verdict
 from qa.judge.safety import crisis_notice
 from qa.judge.searchable import unsearchable_reason
 from qa.judge.signals import judge_signals
@@ -51,49 +51,51 @@ class Searcher:
     def ask(self, question: str, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None) -> Answer:
         """Answer one question. Raises QuestionError when it is empty after clean-up (unlike `ask_many`, where
         such a question is answered with an abstention so that the rest of the batch goes on)."""
-        clean_question(question, self.settings.max_question_chars)  # raises QuestionError when empty
-        return self.ask_many([question], k=k, mode=mode, sources=sources)[0]
+        return self._answers([question], k, mode, sources, empty_raises=True)[0]
 
     def ask_many(self, questions: list[str], k: int = 5, mode: str = "hybrid",
                  sources: list[str] | None = None) -> list[Answer]:
         """Answer several questions with one model call. A question that cannot be searched (empty) gets an
         abstained answer with the reason, and the others go on."""
+        return self._answers(questions, k, mode, sources, empty_raises=False)
+
+    def _answers(self, questions: list[str], k: int, mode: str, sources: list[str] | None,
+                 empty_raises: bool) -> list[Answer]:
         if mode not in MODES:
             raise QuestionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         problem = k_problem(k)
         if problem:
             raise QuestionError(problem)
         allowed = self.retriever.allowed(sources)
-        cleaned: list[tuple[str, list[str]] | Answer] = []
+        # Each question is cleaned once and its crisis notice found once; the rest of the ask reads them.
+        cleaned: list[tuple[str, list[str], str | None] | Answer] = []
         for q in questions:
             try:
                 text, warnings = clean_question(q, self.settings.max_question_chars)
             except QuestionError as e:
+                if empty_raises:
+                    raise
                 cleaned.append(Answer(question=q if isinstance(q, str) else "", abstained=True, reason=str(e),
                                       passages=[], mode=mode, outcome=REFUSED))
                 continue
+            notice = crisis_notice(text)
             # Nothing to search for (symbols, emoji, unknown words, another language): refused before the
             # model is asked, so no passage is shown with a label it has not earned.
             if self.settings.abstain and (why := unsearchable_reason(text, self.knows)):
                 cleaned.append(Answer(question=text, abstained=True, reason=why, passages=[], warnings=warnings,
-                                      notice=crisis_notice(text), mode=mode, outcome=REFUSED))
+                                      notice=notice, mode=mode, outcome=REFUSED))
                 continue
-            cleaned.append((text, warnings))
+            cleaned.append((text, warnings, notice))
         texts = [c[0] for c in cleaned if not isinstance(c, Answer)]
         # The embedder sees the question with its typos repaired, as the keyword side does (measured on the
         # gold set: dev unchanged, test Recall@1 0.651 -> 0.667).
         vecs = iter(self.query.vectors(texts)) if texts else iter(())
-        answers = []
-        for c in cleaned:
-            if isinstance(c, Answer):
-                answers.append(c)
-                continue
-            text, warnings = c
-            answers.append(self._answer(text, next(vecs), k, mode, allowed, warnings))
-        return answers
+        return [c if isinstance(c, Answer) else self._answer(c[0], next(vecs), k, mode, allowed, c[1], c[2])
+                for c in cleaned]
 
     def _answer(self, question: str, qvecs: np.ndarray, k: int, mode: str, allowed: np.ndarray | None,
-                warnings: list[str]) -> Answer:
+                warnings: list[str], notice: str | None = None) -> Answer:
+        """One cleaned question, its vectors and its crisis notice (found once, by `_answers`) -> its Answer."""
         qvec, judge = qvecs[0], qvecs[1]
         terms = self.query.terms(question)
         cands, signals = self.retriever.candidates(question, terms, self.query.implicit(question), qvec, mode,
@@ -106,20 +108,11 @@ class Searcher:
         p = model.p_unanswered(signals)
         signals["p_unanswered"] = p
         top_score = cands[0].fused if cands else 1.0
-        # Without abstention (evaluation of ranking alone), every answer is shown and labelled as answered.
-        judged = p if self.settings.abstain else 0.0
-        hits = self.grouper.hits(cands, qvec, qstems, k, lambda score: card_label(judged, score, top_score, model),
-                                 kind_of(question))
-        outcome = outcome_of(judged, model) if hits else REFUSED
-        reason = None
-        if outcome == REFUSED:
-            reason = refusal_reason(p) if hits else "no passage in the sources matches the question's words or meaning"
-        elif outcome == MAY_NOT_ANSWER and crisis_notice(question):
-            # Under a crisis notice only a confident answer is shown: a learner in distress is not handed
-            # passages that may not answer them.
-            outcome, reason = REFUSED, refusal_reason(p)
-        elif outcome == MAY_NOT_ANSWER:
-            warnings = [*warnings, weak_note(p, kind_of(question) if signals["answer_type_missing"] else None)]
-        return Answer(question=question, abstained=outcome == REFUSED, reason=reason,
-                      passages=[] if outcome == REFUSED else hits, warnings=warnings,
-                      notice=crisis_notice(question), mode=mode, signals=signals, outcome=outcome)
+        p_shown, kind = judged(p, self.settings.abstain), kind_of(question)
+        hits = self.grouper.hits(cands, qvec, qstems, k, lambda score: card_label(p_shown, score, top_score, model),
+                                 kind)
+        v = verdict(p, self.settings.abstain, bool(hits), notice, model,
+                    kind if signals["answer_type_missing"] else None)
+        return Answer(question=question, abstained=v.refused, reason=v.reason,
+                      passages=[] if v.refused else hits, warnings=[*warnings, *([v.note] if v.note else [])],
+                      notice=notice, mode=mode, signals=signals, outcome=v.outcome)

@@ -54,9 +54,8 @@ class Settings:
     # --- search (query time only) ---
     candidates: int = 50  # how deep each retriever's list goes before fusion
     # Fusion and weights chosen on the dev half of eval/gold.jsonl (bench of variants in eval/report.md):
-    # convex fusion of min-max normalised scores beat reciprocal rank fusion by 0.05-0.08 MRR@10.
-    fusion: str = "convex"  # "convex" (weighted min-max normalised scores) or "rrf" (reciprocal rank)
-    rrf_k: int = 60
+    # convex fusion of min-max normalised scores beat reciprocal rank fusion by 0.05-0.08 MRR@10, so only
+    # convex fusion is kept.
     dense_weight: float = 0.6  # convex fusion: share of the dense score, the rest BM25
     passage_weight: float = 0.5  # dense score = this * passage cosine + the rest * best-sentence cosine
     max_question_chars: int = 1000  # longer questions are cut to this and the answer says so

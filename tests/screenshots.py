@@ -157,8 +157,8 @@ def main(argv: list[str]) -> int:
     from app_support import serve
     from playwright.sync_api import expect, sync_playwright
 
+    from qa import open_searcher
     from qa.paths import default_corpus, default_index
-    from qa.serve.service import open_searcher
 
     expect.set_options(timeout=TIMEOUT)
     searcher = open_searcher(default_index(), default_corpus())

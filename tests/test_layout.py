@@ -21,12 +21,19 @@ ALLOWED = {
     "judge": {"ingest", "index", "retrieve"},
     "present": {"ingest", "index", "retrieve", "judge"},
     "search": {"ingest", "index", "retrieve", "judge", "present"},
-    "serve": {"ingest", "index", "retrieve", "judge", "present", "search"},
-    "evaluate": {"ingest", "index", "retrieve", "judge", "present", "search", "serve"},
-    "cli": {"ingest", "index", "retrieve", "judge", "present", "search", "serve", "evaluate"},
+    "live": {"ingest", "index", "retrieve", "judge", "present", "search"},
+    "serve": {"ingest", "index", "retrieve", "judge", "present", "search", "live"},
+    "evaluate": {"ingest", "index", "retrieve", "judge", "present", "search", "live"},
+    "cli": {"ingest", "index", "retrieve", "judge", "present", "search", "live", "serve", "evaluate"},
     "__main__": {"cli"},
 }
 MAX_LINES = 300
+DEPLOY = ROOT / "deploy"
+# Modules over MAX_LINES that are being replaced elsewhere; remove an entry once it is gone (the test says when).
+KNOWN_LONG = {
+    "deploy.replicas": "the supervisord runner of issue 30 (config generators, readiness, rolling restart); to be "
+                       "split into generators and runner",
+}
 
 
 def module_name(path: Path) -> str:
@@ -38,8 +45,8 @@ def qa_imports(path: Path) -> set[str]:
     """Every qa module `path` imports, at the top or inside a function (both can close a cycle at run time),
     relative imports resolved."""
     out = set()
-    package = module_name(path).split(".")
-    if path.name != "__init__.py":
+    package = module_name(path).split(".") if path.is_relative_to(ROOT) else []
+    if path.name != "__init__.py" and package:
         package = package[:-1]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
@@ -130,10 +137,67 @@ def test_each_stage_imports_only_the_stages_before_it():
     assert wrong == []
 
 
+def _sizes() -> dict[str, int]:
+    paths = [*PACKAGE.rglob("*.py"), *DEPLOY.glob("*.py"), ROOT / "app.py"]
+    return {module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in paths}
+
+
 def test_no_module_outgrows_one_reading():
-    sizes = {module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in PACKAGE.rglob("*.py")}
-    sizes["app"] = len((ROOT / "app.py").read_text(encoding="utf-8").splitlines())
-    assert {m: n for m, n in sizes.items() if n > MAX_LINES} == {}
+    sizes = _sizes()
+    assert "deploy.replicas" in sizes or "deploy.replicas" not in KNOWN_LONG  # the walk reached deploy/
+    assert {m: n for m, n in sizes.items() if n > MAX_LINES and m not in KNOWN_LONG} == {}
+
+
+def test_known_long_modules_are_still_long():
+    """An exception outlives its reason unnoticed: once a listed module is short (or gone), drop its entry."""
+    sizes = _sizes()
+    assert {m for m in KNOWN_LONG if sizes.get(m, 0) <= MAX_LINES} == set()
+
+
+def top_level_names(path: Path) -> set[str]:
+    """What a module defines or imports at its top level."""
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            names |= {t.id for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                      if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    if path.name == "__init__.py":
+        names |= {p.stem for p in path.parent.glob("*.py")} | {d.name for d in path.parent.iterdir() if d.is_dir()}
+        if "__getattr__" in names:  # names served lazily are those of __all__
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+                    names |= set(ast.literal_eval(node.value))
+    return names
+
+
+def unresolved_imports(paths) -> set[str]:
+    """Each `qa...` import of `paths` that names no module of qa, or a name its module does not define."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    wrong = set()
+    for path in paths:
+        for name in qa_imports(path):
+            module, _, attr = name.rpartition(".") if name not in modules else (name, "", "")
+            if name in modules or (module in modules and attr in top_level_names(modules[module])):
+                continue
+            wrong.add(f"{path.name}: {name}")
+    return wrong
+
+
+def test_deploy_scripts_import_what_qa_has_and_qa_never_imports_deploy(tmp_path):
+    """deploy/ stands above the package, as the CLI does: it may use any stage, and a module moved inside qa
+    must not break a deployment unseen (issue 28 found comments naming moved modules; an import is worse)."""
+    assert [p.name for p in DEPLOY.glob("*.py")]  # the walk found deploy/
+    assert unresolved_imports(DEPLOY.glob("*.py")) == set()
+    assert {m for m, targets in graph().items() for t in targets if t.startswith("deploy")} == set()
+    script = tmp_path / "moved.py"
+    script.write_text("import qa.settings\nfrom qa.index.load import load_index\nfrom qa.index import nothing\n"
+                      "from qa.routes import Routes\n", encoding="utf-8")
+    assert unresolved_imports([script]) == {"moved.py: qa.index.nothing", "moved.py: qa.routes",
+                                            "moved.py: qa.routes.Routes"}
 
 
 def test_imports_inside_functions_say_why_they_are_deferred():
@@ -155,13 +219,14 @@ TEXT_SUFFIXES = {".py", ".md", ".toml", ".conf", ".yaml", ".yml", ".sh", ".cfg",
 TEXT_NAMES = {"Dockerfile", "run"}
 NOT_OURS = {".git", ".venv", "node_modules", "__pycache__", "index", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 QA_PATH_RE = re.compile(r"\bqa/[\w/.-]+?\.(?:py|json|js|css)\b")
-# Named in files that are being changed elsewhere at the same time (qa/judge); remove an entry once fixed
+# Named in files that are being changed elsewhere at the same time; remove an entry once fixed
 # (test_known_stale_names_are_still_stale says when).
 def _named_qa_paths() -> set[tuple[str, str]]:
     named = set()
     for path in ROOT.rglob("*"):
         rel = path.relative_to(ROOT)
         if (not path.is_file() or NOT_OURS & set(rel.parts) or path == Path(__file__).resolve()
+                or any(part.endswith(".egg-info") for part in rel.parts)  # pip's record of an earlier install
                 or (path.suffix not in TEXT_SUFFIXES and path.name not in TEXT_NAMES)):
             continue
         for match in QA_PATH_RE.finditer(path.read_text(encoding="utf-8", errors="replace")):
@@ -176,3 +241,14 @@ def test_every_qa_path_named_in_the_repository_exists():
     assert len(named) > 30  # the walk found the docs
     missing = sorted((where, name) for where, name in named if not (ROOT / name).exists())
     assert missing == []
+
+
+def test_importing_qa_loads_no_stage_until_a_public_name_is_used():
+    """`from qa import open_searcher` is the entry point; `import qa.settings` alone stays light."""
+    import subprocess
+    import sys
+
+    code = ("import sys, qa.settings; before = 'qa.search' in sys.modules; from qa import open_searcher, Answer; "
+            "print(before, 'qa.search' in sys.modules, open_searcher.__module__, Answer.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "qa.live", "qa.records"]

@@ -9,7 +9,7 @@ from qa import settings
 from qa.retrieve.query import MODES
 
 
-def test_every_surface_takes_the_range_of_k_from_settings(monkeypatch, tiny_searcher, capsys):
+def test_every_surface_takes_the_range_of_k_from_settings(monkeypatch, tiny_searcher, tiny_corpus, capsys):
     """Before, the range 1-50 was written out in search.py, cli.py, app.py and routes.py: narrowing it in
     one place left the others as they were."""
     import gradio as gr
@@ -17,6 +17,7 @@ def test_every_surface_takes_the_range_of_k_from_settings(monkeypatch, tiny_sear
     import app
     from qa.cli import main
     from qa.retrieve.query import QuestionError
+    from qa.serve.inputs import whole_k
     from qa.serve.routes import BadRequest, parse_ask
 
     monkeypatch.setattr(settings, "MAX_K", 3)
@@ -26,11 +27,23 @@ def test_every_surface_takes_the_range_of_k_from_settings(monkeypatch, tiny_sear
     assert main(["ask", "-k", "4", "alpha"]) == 2  # refused before any model is loaded
     assert "from 1 to 3, not 4" in capsys.readouterr().err
     assert parse_ask(b'{"question": "alpha", "k": 3}', [])[1] == 3
+    # One rule on every route: 3.0 is 3 on /api/v1/ask as on the page's /ask (the JSON route refused it alone).
+    assert parse_ask(b'{"question": "alpha", "k": 3.0}', []) == ("alpha", 3, None)
     with pytest.raises(BadRequest, match="from 1 to 3, not 4"):
         parse_ask(b'{"question": "alpha", "k": 4}', [])
-    assert app._whole_k(3.0) == 3
-    with pytest.raises(gr.Error, match="from 1 to 3, not 4"):
-        app._whole_k(4)
+    assert whole_k(3.0) == 3
+    with pytest.raises(QuestionError, match="from 1 to 3, not 4"):
+        whole_k(4)
+    with pytest.raises(gr.Error, match="from 1 to 3, not 4"):  # the page's own wiring, in Gradio's words
+        app._gradio_error(whole_k)(4)
+    # The page's `show` asks with the k it was given, under the same rule (it clamped to 10 in silence).
+    asked = []
+    searcher = type("Recording", (), {"index": tiny_searcher.index,
+                                      "ask": lambda self, q, k, sources: asked.append(k) or tiny_searcher.ask(q)})()
+    show = next(f.fn for f in app.build_demo(searcher, tiny_corpus).fns.values() if f.name == "show")
+    assert "k must be a whole number from 1 to 3, not 4" in show("alpha", 4, ["alpha"])[0] and asked == []
+    show("alpha", 3, ["alpha"])
+    assert asked == [3]
 
 
 @pytest.mark.parametrize("k", [0, 51, 2.5, True, "3", None])

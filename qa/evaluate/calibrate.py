@@ -36,9 +36,9 @@ from qa.evaluate.gold import is_relevant, load_gold, relevant_spans
 from qa.ingest.corpus import load_corpus
 from qa.judge.abstain import FEATURES, MODEL_PATH, AbstainModel, fit_logistic
 from qa.judge.searchable import unsearchable_reason
+from qa.live import open_searcher
 from qa.paths import default_corpus, default_gold
 from qa.retrieve.query import QuestionError, clean_question
-from qa.serve.service import open_searcher
 from qa.settings import Settings
 
 MAX_ANSWERABLE_REFUSED = 0.01
@@ -66,7 +66,7 @@ def dev_rows(searcher, questions, texts) -> list[Row]:
     rows = []
     for q, a in zip(questions, answers, strict=True):
         try:
-            gated = unsearchable_reason(clean_question(q.question, 10_000)[0], searcher.knows) is not None
+            gated = unsearchable_reason(clean_question(q.question, 10_000)[0], searcher.current().knows) is not None
         except QuestionError:
             gated = True
         spans = relevant_spans(q, texts) if q.answerable else []

@@ -19,8 +19,8 @@ from qa.evaluate.saved import baseline_lines, check_baseline_dir, compare_with_b
 from qa.evaluate.scoring import MODES, evaluate
 from qa.evaluate.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from qa.ingest.corpus import load_corpus
+from qa.live import open_searcher
 from qa.paths import default_gold, default_report
-from qa.serve.service import open_searcher
 
 
 def _source_files(corpus_dir) -> dict[str, str]:

@@ -44,7 +44,6 @@ EMBED_BATCH = 64
 LONG_SOURCE_CHARS = 1_000_000
 LONG_EMBEDDING = 20_000  # ... and so does an embedding step of at least this many texts (minutes of work)
 # From this many passages on, the dense index is HNSW instead of exact (qa/settings.py, shared with the search).
-HNSW_THRESHOLD = ANN_THRESHOLD
 
 
 @dataclass
@@ -238,7 +237,7 @@ def build_index(
                 "model": {"id": embedder.model_id, "weights_sha256": embedder.weights_sha256, "dim": dim,
                           "onnx_sha256": getattr(embedder, "onnx_sha256", None)},
                 "settings": settings.index_params(),
-                "dense_index": "hnsw" if len(passages) >= HNSW_THRESHOLD else "flat",
+                "dense_index": "hnsw" if len(passages) >= ANN_THRESHOLD else "flat",
                 "counts": {"sources": len(sources), "passages": len(passages), "sentences": len(sentence_vectors)},
                 "sources": [_source_record(s) for s in sources],
                 "topic": corpus.topic,

@@ -8,7 +8,6 @@ them. A passage records the section label and the text to embed / index ("contex
 
 from __future__ import annotations
 
-import hashlib
 import re
 from array import array
 from bisect import bisect_left
@@ -43,10 +42,6 @@ class Passage:
     context: str  # what gets embedded and keyword-indexed
     sentences: tuple[tuple[int, int], ...] = field(default_factory=tuple)  # absolute spans, for highlighting
     heading_end: int = -1  # absolute offset where the heading part of the span ends (-1: no heading in span)
-
-    @property
-    def content_hash(self) -> str:
-        return hashlib.sha256(self.context.encode("utf-8")).hexdigest()
 
 
 def _bracket_pairs(text: str, start: int, end: int) -> tuple[list[tuple[int, int]], int]:

@@ -14,6 +14,8 @@ at least `keep_at` of the first card's, else "partial". The cut-offs are fitted 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from qa.judge.abstain import AbstainModel
 
 ANSWERED, MAY_NOT_ANSWER, REFUSED = "answered", "may-not-answer", "refused"
@@ -48,6 +50,43 @@ def card_label(p: float, score: float, top: float, model: AbstainModel) -> str:
 def card_labels(p: float, scores: list[float], model: AbstainModel) -> list[str]:
     """Labels of the cards in order (scores: each card's ordering score, the first card's first)."""
     return [card_label(p, s, scores[0], model) if i else first_label(p, model) for i, s in enumerate(scores)]
+
+
+NO_MATCH = "no passage in the sources matches the question's words or meaning"
+
+
+def judged(p: float, abstain: bool) -> float:
+    """The probability the labels and the outcome are read from: `p`, or 0.0 without abstention (evaluating
+    the ranking alone), where every answer is shown and labelled as answered."""
+    return p if abstain else 0.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a learner is shown for one question: the outcome, the refusal's reason, and the note to add."""
+
+    outcome: str
+    reason: str | None = None
+    note: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome == REFUSED
+
+
+def verdict(p: float, abstain: bool, any_passage: bool, notice: str | None, model: AbstainModel,
+            missing_kind: str | None = None) -> Verdict:
+    """The outcome for a question whose sources do not answer it with probability `p`. No passage at all is a
+    refusal. Under a crisis `notice` only a confident answer is shown: a learner in distress is not handed
+    passages that may not answer them. `missing_kind`: the kind of answer asked for that no passage holds."""
+    if not any_passage:
+        return Verdict(REFUSED, NO_MATCH)
+    outcome = outcome_of(judged(p, abstain), model)
+    if outcome == REFUSED or (outcome == MAY_NOT_ANSWER and notice):
+        return Verdict(REFUSED, refusal_reason(p))
+    if outcome == MAY_NOT_ANSWER:
+        return Verdict(MAY_NOT_ANSWER, note=weak_note(p, missing_kind))
+    return Verdict(ANSWERED)
 
 
 def refusal_reason(p: float) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from qa.judge.searchable import NO_KNOWN_WORDS, NO_WORDS
 from qa.present.cite_html import cite_block_html, suggestions_html
-from qa.records import Answer, Hit
+from qa.records import Answer, Hit, Span
 from qa.retrieve.language import looks_non_english
 
 EXAMPLE_QUESTIONS = (
@@ -26,8 +26,10 @@ EXAMPLE_QUESTIONS = (
     "Who can IPT help?",
 )
 
+# "{sources}" in the texts below is the number of sources of the index answering ("six web sources"), counted
+# each time: `ipt-qa add` and `remove` change it.
 DISCLAIMER = (
-    "Excerpts quoted word for word from five web sources about Interpersonal Psychotherapy (IPT), for "
+    "Excerpts quoted word for word from {sources} web sources about Interpersonal Psychotherapy (IPT), for "
     "learning. It is not medical advice: for your own health, talk to a qualified professional."
 )
 
@@ -46,11 +48,11 @@ PRIVACY_NOTE = "Questions are not stored: what you type is used to find passages
 # second details control for the curious; the JSON API keeps it as it is.
 WHY_NOT_CLOSE = (
     "The assistant only shows passages that answer a question closely, so that it never shows text that "
-    "merely looks related. No passage in the five sources came close enough to this question. Asking about "
+    "merely looks related. No passage in the {sources} sources came close enough to this question. Asking about "
     "one of the topics above, or using other words, may find one."
 )
 WHY_NOT_ENGLISH = (
-    "Your question does not seem to be in English. The five sources are all in English, and the assistant "
+    "Your question does not seem to be in English. The {sources} sources are all in English, and the assistant "
     "finds passages by comparing your question with their sentences, so it cannot match a question in "
     "another language. Please ask it in English."
 )
@@ -62,6 +64,18 @@ WEAK_MATCH = (
     "The sources touch on this but may not answer it: check that a passage below really answers your "
     "question before you rely on it."
 )
+
+
+_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve")
+
+
+def with_count(text: str, sources: int | None) -> str:
+    """`text` with "{sources}" replaced by how many sources there are, in words up to twelve; without a count
+    ("the five sources" -> "the sources"), the words read on without it."""
+    if sources is None:
+        return text.replace(" {sources} ", " ")
+    return text.replace("{sources}", _NUMBER_WORDS[sources] if 0 <= sources < len(_NUMBER_WORDS) else f"{sources:,}")
 
 
 def esc(value: object) -> str:
@@ -83,9 +97,10 @@ def message_html(text: str, kind: str = "info") -> str:
     return f'<div class="ipt-msg ipt-msg-{esc(kind)}"{role}><p>{esc(text)}</p></div>'
 
 
-def disclaimer_html() -> str:
-    """The note that is always on the page: excerpts for learning, not medical advice."""
-    return f'<div class="ipt-disclaimer"><p><strong>About this page.</strong> {esc(DISCLAIMER)}</p></div>'
+def disclaimer_html(sources: int | None = None) -> str:
+    """The note that is always on the page: excerpts for learning from `sources` sources, not medical advice."""
+    return (f'<div class="ipt-disclaimer"><p><strong>About this page.</strong> {esc(with_count(DISCLAIMER, sources))}'
+            "</p></div>")
 
 
 # A phone number in the notice: groups of digits ("988", "116 123"), not part of a longer word or number.
@@ -137,7 +152,7 @@ def link_html(url: str) -> str:
     return f'<a href="{esc(href)}" target="_blank" rel="noopener noreferrer">{esc(url)}</a>'
 
 
-def cite_button_html(source_id: str, start: int, end: int, highlight: dict, label: str,
+def cite_button_html(source_id: str, start: int, end: int, highlight: Span | dict, label: str,
                      css_class: str = "ipt-cite") -> str:
     """A button that opens a passage in the source view (the span and its best sentence travel as data)."""
     hl_start = int(highlight.get("start", start)) if highlight else start
@@ -149,7 +164,7 @@ def cite_button_html(source_id: str, start: int, end: int, highlight: dict, labe
 # -- passage cards ---------------------------------------------------------------------------------------
 
 
-def highlighted_text_html(text: str, start: int, highlight: dict) -> str:
+def highlighted_text_html(text: str, start: int, highlight: Span | dict) -> str:
     """The passage text escaped, with its best-matching sentence (absolute offsets) wrapped in <mark>."""
     if not highlight:
         return esc(text)
@@ -164,12 +179,9 @@ _LABELS = ("strong", "good", "partial")
 
 
 def relevance_label(hit: Hit) -> str:
-    """"strong", "good" or "partial": the record's own `label` when it has one (computed from the score that
-    orders the cards), else the similarity rule of `Hit.relevance`."""
-    label = getattr(hit, "label", None)
-    if label in _LABELS:
-        return label
-    return hit.relevance.split()[0]
+    """"strong", "good" or "partial": the record's own `label`, computed by the one rule from the score that
+    orders the cards (qa/judge/outcome.py); a record without one is shown as the least it can be, "partial"."""
+    return hit.label if hit.label in _LABELS else "partial"
 
 
 def details_html(rows: list[tuple[str, str]], summary: str = "Details") -> str:
@@ -219,11 +231,12 @@ def card_html(hit: Hit) -> str:
     )
 
 
-def abstention_html(answer: Answer, examples: tuple[str, ...] | list[str] = EXAMPLE_QUESTIONS) -> str:
+def abstention_html(answer: Answer, examples: tuple[str, ...] | list[str] = EXAMPLE_QUESTIONS,
+                    sources: int | None = None) -> str:
     """Nothing in the sources answers: say so plainly and why, in words for a learner. Offer questions that
     work and what is covered, except under a crisis notice, where cheerful suggestions would be out of place."""
     not_english = looks_non_english(answer.question)
-    why = WHY_NOT_ENGLISH if not_english else WHY_NOT_CLOSE
+    why = with_count(WHY_NOT_ENGLISH if not_english else WHY_NOT_CLOSE, sources)
     tech = (f'<details class="ipt-details"><summary>Technical detail</summary><p>{esc(answer.reason)}</p>'
             "</details>" if answer.reason else "")
     parts = ['<div class="ipt-abstain">',
@@ -262,10 +275,10 @@ def asked_html(question: str) -> str:
             f'</summary><p dir="auto" class="ipt-asked-all">{esc(question)}</p></details></div>')
 
 
-def answer_html(answer: Answer, suggestions: list[str] | None = None) -> str:
+def answer_html(answer: Answer, suggestions: list[str] | None = None, sources: int | None = None) -> str:
     """The whole result area for one answer: question, notes, crisis notice (first), then cards or abstention.
     `suggestions` are questions from the sources (qa/present/suggest.py): under the cards, or in a refusal
-    instead of the fixed examples; never under a crisis notice."""
+    instead of the fixed examples; never under a crisis notice. `sources`: how many the index has."""
     suggestions = [] if answer.notice else list(suggestions or [])
     parts = []
     if answer.notice:
@@ -273,7 +286,7 @@ def answer_html(answer: Answer, suggestions: list[str] | None = None) -> str:
     parts.append(asked_html(answer.question))
     parts.extend(warning_html(w) for w in answer.warnings)
     if answer.abstained or not answer.passages:
-        parts.append(abstention_html(answer, suggestions or EXAMPLE_QUESTIONS))
+        parts.append(abstention_html(answer, suggestions or EXAMPLE_QUESTIONS, sources))
     else:
         if looks_non_english(answer.question):
             parts.append(message_html(NOT_ENGLISH_NOTE, "warning"))

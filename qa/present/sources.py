@@ -40,7 +40,7 @@ def load_source_docs(searcher, corpus_dir: str | os.PathLike | None = None) -> d
 
 class LiveDocs:
     """The source texts of the build the searcher answers from now: read again whenever a new build is
-    swapped in (qa/serve/live.py), so the source view never highlights a superseded text."""
+    swapped in (qa/live.py), so the source view never highlights a superseded text."""
 
     def __init__(self, searcher, corpus_dir):
         self._searcher, self._corpus_dir = searcher, corpus_dir

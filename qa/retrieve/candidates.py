@@ -11,7 +11,7 @@ from qa.index.load import LoadedIndex
 from qa.retrieve.bank import BankMatcher
 from qa.retrieve.facts import IndexFacts
 from qa.retrieve.features import RankFeatures
-from qa.retrieve.fuse import convex, ranked, rrf
+from qa.retrieve.fuse import convex, ranked
 from qa.retrieve.query import QuestionError
 from qa.retrieve.topk import top_indices
 from qa.settings import ANN_THRESHOLD, Settings
@@ -125,11 +125,6 @@ class Retriever:
         elif mode == "bm25":
             top = float(bm25[b_top[0]])
             fused = {int(i): float(bm25[i]) / top for i in pool}
-        elif s.fusion == "rrf":
-            best = 2.0 / (s.rrf_k + 1)
-            d_rank = sorted(pool.tolist(), key=lambda i: (-dense[i], i))
-            b_rank = [int(i) for i in b_top]
-            fused = {i: v / best for i, v in rrf([d_rank, b_rank], k=s.rrf_k).items()}
         else:
             runs = [{int(i): float(dense[i]) for i in pool}, {int(i): float(bm25[i]) for i in pool}]
             weights = [s.dense_weight, 1.0 - s.dense_weight]

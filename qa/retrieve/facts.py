@@ -30,10 +30,6 @@ class IndexFacts:
             *(st for st, f in zip(self.stems, self.furniture, strict=True) if not f)) if self.stems else set()
         self._sentence_stems: dict[int, set[str]] = {}
 
-    def sentence_rows(self, i: int) -> range:
-        """Rows of `sentence_vectors` holding passage i's sentences."""
-        return range(int(self.index.sentence_offsets[i]), int(self.index.sentence_offsets[i + 1]))
-
     def rows_of(self, pool: np.ndarray) -> np.ndarray:
         """Rows of `sentence_vectors` of every passage in `pool`, passage after passage."""
         lo, hi = self.index.sentence_offsets[pool], self.index.sentence_offsets[pool + 1]

@@ -2,18 +2,15 @@
 record of `Answer.to_dict()` and docs/ask-record.schema.json, except that the source file of a citation is
 named `file`, not `path`. gradio_client (protocol sse_v3) downloads every object of a result that has a
 string "path", so with `path` a default `Client(url).predict(..., api_name="/ask")` failed with "403 Forbidden
-.../gradio_api/file=corpus/..." (the file route is closed on purpose). The schema allows either name; tests
-check all three against each other."""
+.../gradio_api/file=corpus/..." (the file route is closed on purpose). The record is defined once, by the
+dataclasses of qa/records.py; tests/serve/test_schema.py checks these types and the schema against them."""
 
 from __future__ import annotations
 
 import json
 from typing import TypedDict
 
-
-class Span(TypedDict):
-    start: int
-    end: int
+from qa.records import Reference, Span
 
 
 class AlsoInRecord(TypedDict):
@@ -27,13 +24,6 @@ class AlsoInRecord(TypedDict):
     line_end: int
     text: str
     highlight: Span
-
-
-class Reference(TypedDict):
-    apa: str
-    mla: str
-    in_text: str
-    footnote: str
 
 
 class PassageRecord(TypedDict):

@@ -34,7 +34,7 @@ from qa.serve.bodylimit import (
     stalled,
     too_large,
 )
-from qa.settings import k_problem
+from qa.serve.inputs import source_ids, whole_k
 
 log = logging.getLogger("ipt-qa.serve.routes")
 
@@ -51,7 +51,7 @@ class BadRequest(Exception):
         self.status, self.message, self.field, self.close = status, message, field, close
 
 
-def parse_ask(body: bytes, source_ids: list[str]) -> tuple[str, int, list[str] | None]:
+def parse_ask(body: bytes, known_ids: list[str]) -> tuple[str, int, list[str] | None]:
     """The (question, k, sources) of a /api/v1/ask body, or BadRequest naming what is wrong."""
     try:
         data = json.loads(body.decode("utf-8"))
@@ -69,18 +69,19 @@ def parse_ask(body: bytes, source_ids: list[str]) -> tuple[str, int, list[str] |
     if not isinstance(question, str):
         what = "missing" if "question" not in data else f"a {type(question).__name__}, not text"
         raise BadRequest(422, f"question is {what}; send the question as a JSON string", "question")
-    k = data.get("k", 5)
-    problem = k_problem(k, json.dumps(k))
-    if problem:
-        raise BadRequest(422, problem, "k")
+    try:
+        k = whole_k(data.get("k", 5), json.dumps(data.get("k", 5)))
+    except QAError as e:
+        raise BadRequest(422, str(e), "k") from None
     sources = data.get("sources")
     if sources is not None:
-        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-            raise BadRequest(422, f"sources must be a list of source ids or null, not {json.dumps(sources)[:80]}",
-                             "sources")
-        unknown_ids = sorted(set(sources) - set(source_ids))
+        try:
+            source_ids(sources)
+        except QAError as e:
+            raise BadRequest(422, f"{e} or null, not {json.dumps(sources)[:80]}", "sources") from None
+        unknown_ids = sorted(set(sources) - set(known_ids))
         if unknown_ids:
-            raise BadRequest(422, f"unknown source(s) {unknown_ids}; known: {sorted(source_ids)}", "sources")
+            raise BadRequest(422, f"unknown source(s) {unknown_ids}; known: {sorted(known_ids)}", "sources")
     return question, k, (sources or None)
 
 

@@ -101,7 +101,7 @@ def test_check_passes_on_the_untouched_corpus(tmp_path, capsys):
 def test_eval_scores_the_other_rows_and_exits_non_zero(edited, tmp_path, capsys, monkeypatch):
     from fakes import HashEmbedder
 
-    monkeypatch.setattr("qa.serve.service.load_embedder", lambda: HashEmbedder())  # speed: the logic, not the model
+    monkeypatch.setattr("qa.live.load_embedder", lambda: HashEmbedder())  # speed: the logic, not the model
     corpus, gold = edited
     report = tmp_path / "report.md"
     code = main(["eval", "--json", "--gold", str(gold), "--corpus", str(corpus), "--index", str(tmp_path / "index"),
@@ -121,7 +121,7 @@ def test_eval_with_one_mode_writes_a_report_about_that_mode(tmp_path, capsys, mo
     """`ipt-qa eval --mode bm25` used to crash with KeyError: 'hybrid' while writing the report."""
     from fakes import HashEmbedder
 
-    monkeypatch.setattr("qa.serve.service.load_embedder", lambda: HashEmbedder())
+    monkeypatch.setattr("qa.live.load_embedder", lambda: HashEmbedder())
     gold = write_gold(tmp_path / "gold.jsonl", [
         row("g1", "who created ipt", [("focus-of-ipt", QUOTE)]),
         row("g2", "how long does ipt last", [("mydepressionteam-ipt",

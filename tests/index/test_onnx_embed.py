@@ -102,7 +102,7 @@ def test_ipt_qa_ask_answers_without_importing_torch(real_index_dir, tmp_path):
 @pytest.mark.model
 def test_the_page_and_its_api_are_served_without_importing_torch(real_index_dir, tmp_path):
     # What `python app.py`/`ipt-qa serve` does before launching: open the searcher, build the page and routes.
-    out = _run(f"import app\nfrom qa.serve.service import open_searcher\n"
+    out = _run(f"import app\nfrom qa import open_searcher\n"
                f"s = open_searcher({str(real_index_dir)!r}, {str(ROOT / 'corpus')!r}, rebuild='never')\n"
                f"app.build_demo(s, {str(ROOT / 'corpus')!r})\nassert s.ask('Who created IPT?').passages",
                tmp_path)

@@ -92,7 +92,7 @@ def test_each_bad_file_is_one_line_and_writes_nothing(tiny_corpus, tmp_path, cas
         add_source(tiny_corpus, path)
     assert snapshot(tiny_corpus) == before
     # The command says it in one line (exit 2) and never gets as far as the model.
-    monkeypatch.setattr(cli.service, "load_embedder", lambda: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(cli.live, "load_embedder", lambda: pytest.fail("the model was loaded"))
     assert cli.main(["add", str(path), "--corpus", str(tiny_corpus), "--index", str(tmp_path / "ix")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "nothing was added" in err
@@ -114,11 +114,11 @@ def test_add_builds_cites_exactly_and_remove_undoes_it(tiny_corpus, tmp_path, mo
     from fakes import HashEmbedder
 
     from qa.index.load import load_index
+    from qa.live import LiveSearcher
     from qa.search import Searcher
-    from qa.serve.live import LiveSearcher
     from qa.settings import Settings
 
-    monkeypatch.setattr(cli.service, "load_embedder", HashEmbedder)
+    monkeypatch.setattr(cli.live, "load_embedder", HashEmbedder)
     index = tmp_path / "index"
     settings = Settings(abstain=False)
     assert cli.main(["build", "--corpus", str(tiny_corpus), "--index", str(index)]) == 0
@@ -212,7 +212,7 @@ def test_a_page_is_stored_and_quoted_with_its_own_characters(tiny_corpus, tmp_pa
     from qa.search import Searcher
     from qa.settings import Settings
 
-    monkeypatch.setattr(cli.service, "load_embedder", HashEmbedder)
+    monkeypatch.setattr(cli.live, "load_embedder", HashEmbedder)
     page = tmp_path / "trial.html"
     page.write_text(f"<html><head><title>Adolescent trial</title></head><body><article><h1>Adolescent trial</h1>"
                     f"<p>{escape(MARKED, quote=False)}</p><h2>Method</h2><p>The trial compared interpersonal "

@@ -58,3 +58,24 @@ def test_a_gated_question_keeps_its_cleaned_text(tiny_searcher):
     tiny_searcher.settings = Settings()
     answer = tiny_searcher.ask_many(["\ud8ff????\x00"])[0]
     assert answer.outcome == "refused" and "\ud8ff" not in answer.question and "\x00" not in answer.question
+
+
+@pytest.mark.parametrize("question", ["Who created IPT? I want to die", "I want to die 😀😀"])
+def test_an_ask_cleans_its_question_once_and_looks_for_a_crisis_once(tiny_searcher, monkeypatch, question):
+    """clean_question ran twice per ask and crisis_notice up to three times."""
+    import qa.search
+    from qa.settings import Settings
+
+    tiny_searcher.settings = Settings()
+    calls = {"clean": 0, "crisis": 0}
+
+    def counted(name, fn):
+        def wrapper(*a, **kw):
+            calls[name] += 1
+            return fn(*a, **kw)
+        return wrapper
+
+    monkeypatch.setattr(qa.search, "clean_question", counted("clean", qa.search.clean_question))
+    monkeypatch.setattr(qa.search, "crisis_notice", counted("crisis", qa.search.crisis_notice))
+    answer = tiny_searcher.ask(question)
+    assert answer.notice and calls == {"clean": 1, "crisis": 1}

@@ -116,7 +116,7 @@ def test_desktop_two_cards_above_the_fold_and_source_beside_them(visit, real_sea
     mark = card.locator("mark.ipt-hl")
     hl = expected.highlight
     expect(mark).to_have_text(expected.text[hl["start"] - expected.start:hl["end"] - expected.start])
-    expect(card.locator(".ipt-rel")).to_have_text(expected.relevance)
+    expect(card.locator(".ipt-rel")).to_have_text(f"{expected.label} match")
     # Above the fold at 1366x900: the whole first card and the start of the second, the page unmoved, focus
     # still in the question box for the next question.
     assert page.evaluate("window.scrollY") == 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
 
 import pytest
 
@@ -26,7 +25,7 @@ XSS = ['<img src=x onerror=alert(1)>', "<script>alert(1)</script>", '"><svg onlo
 def _hit(text: str, start: int = 100, hl: tuple[int, int] | None = None, **kw) -> Hit:
     fields = dict(source_id="alpha", title="Alpha notes on IPT", path="corpus/alpha.txt", section="Who created IPT?",
                   start=start, end=start + len(text), line_start=3, line_end=5, rank=1, score=0.9,
-                  similarity=0.6, text=text, highlight={"start": hl[0], "end": hl[1]} if hl else {})
+                  similarity=0.6, label="strong", text=text, highlight={"start": hl[0], "end": hl[1]} if hl else {})
     fields.update(kw)
     return Hit(**fields)
 
@@ -139,22 +138,16 @@ def test_details_say_what_the_score_is_out_of():
     assert "<dt>Score</dt><dd>0.90 of 1 (1: first by keywords and by meaning" in details
 
 
-@pytest.mark.parametrize("similarity,label", [(0.7, "strong match"), (0.45, "good match"), (0.2, "partial match")])
-def test_relevance_label_is_words(similarity, label):
-    assert f">{label}<" in page.card_html(_hit("x", similarity=similarity))
-
-
-@dataclass
-class _LabelledHit(Hit):
-    label: str = ""  # as the library will give every passage, from the score that orders the cards
-
-
 @pytest.mark.parametrize("label", ["strong", "good", "partial"])
-def test_relevance_comes_from_the_record_label_when_present(label):
-    hit = _LabelledHit(**{**vars(_hit("x", similarity=0.9)), "label": label})
-    markup = page.card_html(hit)
+def test_relevance_is_the_record_label_in_words(label):
+    markup = page.card_html(_hit("x", similarity=0.2 if label == "strong" else 0.9, label=label))
     assert f'<span class="ipt-rel ipt-rel-{label}">{label} match</span>' in markup
-    assert page.relevance_label(_LabelledHit(**{**vars(_hit("x", similarity=0.2)), "label": "bogus"})) == "partial"
+
+
+@pytest.mark.parametrize("label", ["", "bogus"])
+def test_a_record_without_a_label_is_never_shown_above_partial_whatever_its_similarity(label):
+    """One rule: the similarity cut-offs (0.55 strong, 0.40 good) are no second way to a label."""
+    assert page.relevance_label(_hit("x", similarity=0.9, label=label)) == "partial"
 
 
 def test_also_in_line_lists_the_other_sources_with_their_own_citations():
@@ -190,7 +183,7 @@ def test_abstention_message_offers_examples_and_coverage():
     # "Why?" is said for a learner; the library's figures sit one control further in.
     why = markup.split("<summary>Why?</summary>")[1]
     learner, technical = why.split("<summary>Technical detail</summary>")
-    assert html.escape(page.WHY_NOT_CLOSE) in learner and "0.05" not in learner
+    assert html.escape(page.with_count(page.WHY_NOT_CLOSE, None)) in learner and "0.05" not in learner
     assert html.escape(reason) in technical
     assert "The sources are in English" not in markup
 
@@ -204,7 +197,7 @@ def test_a_question_in_another_language_is_told_the_sources_are_english(question
     assert looks_non_english(question)
     markup = page.answer_html(Answer(question=question, abstained=True, reason="r", passages=[]))
     assert "The sources are in English: please ask in English." in markup
-    assert html.escape(page.WHY_NOT_ENGLISH) in markup
+    assert html.escape(page.with_count(page.WHY_NOT_ENGLISH, None)) in markup
     answered = page.answer_html(Answer(question=question, abstained=False, reason=None, passages=[_hit("x")]))
     assert html.escape(page.NOT_ENGLISH_NOTE) in answered
 
@@ -268,8 +261,27 @@ def test_question_is_shown_with_its_own_direction():
 
 
 def test_disclaimer_says_learning_not_medical_advice():
-    markup = page.disclaimer_html()
-    assert "five web sources" in markup and "not medical advice" in markup
+    markup = page.disclaimer_html(5)
+    assert "from five web sources" in markup and "not medical advice" in markup
+
+
+@pytest.mark.parametrize("n,words", [(6, "six"), (1, "one"), (13, "13"), (None, "")])
+def test_the_page_says_how_many_sources_there_are_not_a_fixed_five(n, words):
+    """`ipt-qa add` makes a sixth source; the page said "five sources" in three places."""
+    counted = f"{words} " if words else ""
+    assert f"from {counted}web sources" in page.disclaimer_html(n)
+    refused = Answer(question="What is the capital of France?", abstained=True, reason="r", passages=[])
+    assert f"No passage in the {counted}sources came close" in page.answer_html(refused, sources=n)
+    foreign = Answer(question="Wer hat die IPT entwickelt?", abstained=True, reason="r", passages=[])
+    assert f"The {counted}sources are all in English" in page.answer_html(foreign, sources=n)
+
+
+def test_the_page_header_counts_the_sources_of_its_index(tiny_searcher, tiny_corpus):
+    import app
+
+    demo = app.build_demo(tiny_searcher, tiny_corpus)
+    intro = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "intro")
+    assert len(tiny_searcher.index.sources) == 2 and "from two web sources" in intro.value
 
 
 # -- the source view --------------------------------------------------------------------------------------

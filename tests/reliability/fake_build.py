@@ -10,10 +10,10 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 
 from fakes import HashEmbedder  # noqa: E402
 
-import qa.serve.service  # noqa: E402
+import qa.live  # noqa: E402
 from qa.cli import main  # noqa: E402
 
-qa.serve.service.load_embedder = HashEmbedder
+qa.live.load_embedder = HashEmbedder
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

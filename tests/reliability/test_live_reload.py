@@ -15,9 +15,9 @@ import pytest
 from app_support import GRADIO_PANDAS_NOISE, free_port
 from rel_support import CORPUS, check_verbatim
 
+from qa import open_searcher
 from qa.errors import IndexStale
 from qa.index.build import build_index
-from qa.serve.service import open_searcher
 from qa.settings import Settings
 
 pytestmark = GRADIO_PANDAS_NOISE

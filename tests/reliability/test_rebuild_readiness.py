@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from rel_support import check_verbatim
 
+from qa import open_searcher
 from qa.errors import IndexStale
 from qa.index.build import build_index
 from qa.serve.backend import LocalBackend
 from qa.serve.routes import Routes
-from qa.serve.service import open_searcher
 from qa.settings import Settings
 
 SETTINGS = Settings(abstain=False)  # the fake embedder's cosines are not MiniLM's

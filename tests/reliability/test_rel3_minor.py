@@ -9,10 +9,10 @@ import pytest
 from app_support import GRADIO_PANDAS_NOISE, serve
 from rel_support import gradio_call
 
+from qa import open_searcher
 from qa.errors import CorpusError
 from qa.index.build import build_index
 from qa.ingest.corpus import load_corpus
-from qa.serve.service import open_searcher
 from qa.settings import Settings
 
 SETTINGS = Settings(abstain=False)  # the fake embedder's cosines are not MiniLM's

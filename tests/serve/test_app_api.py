@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -9,10 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from app_support import GRADIO_PANDAS_NOISE, serve
 
+from qa.records import NOT_IN_RECORD, Answer
+
 pytestmark = [pytest.mark.model, *GRADIO_PANDAS_NOISE]
 
 XSS = '<img src=x onerror=alert(1)> <script>alert(1)</script> what is IPT?'
-RECORD_KEYS = {"question", "abstained", "outcome", "reason", "passages", "warnings", "notice", "mode"}
+RECORD_KEYS = {f.name for f in dataclasses.fields(Answer)} - NOT_IN_RECORD  # the one definition
 
 
 @pytest.fixture(scope="module")

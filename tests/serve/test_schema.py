@@ -4,6 +4,7 @@ API's records are checked in tests/serve/test_app_api.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import typing
 
@@ -11,7 +12,41 @@ import pytest
 from schema_support import SCHEMA_PATH, record_errors, run_record_errors
 
 from qa.cli import main
+from qa.records import NOT_IN_RECORD, AlsoIn, Answer, Hit, Reference, Span
 from qa.serve.apitypes import AlsoInRecord, AskRecord, PassageRecord
+
+
+def _fields(cls) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _as_file(names: set[str]) -> set[str]:
+    return {"file" if n == "path" else n for n in names}
+
+
+def test_the_record_is_defined_once_by_the_dataclasses():
+    """qa/records.py is the definition; the schema, the API's types and to_dict() follow it field for field."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    record = _fields(Answer) - NOT_IN_RECORD
+    assert record == set(schema["properties"]) == set(schema["required"]) == set(typing.get_type_hints(AskRecord))
+    citation = set(defs["citation"]["required"]) | {"path"}
+    assert _fields(Hit) == set(defs["passage"]["required"]) | citation
+    assert _fields(AlsoIn) == set(defs["also_in"]["required"]) | citation
+    assert _as_file(_fields(Hit)) == set(typing.get_type_hints(PassageRecord))
+    assert _as_file(_fields(AlsoIn)) == set(typing.get_type_hints(AlsoInRecord))
+    assert set(typing.get_type_hints(Span)) == set(defs["span"]["required"])
+    assert set(typing.get_type_hints(Reference)) == set(defs["reference"]["required"])
+    hit = Hit(source_id="a", title="A", path="corpus/a.txt", section="", start=0, end=1, line_start=1, line_end=1,
+              rank=1, score=1.0, similarity=0.5, label="strong", text="x", highlight={"start": 0, "end": 1},
+              citation={"apa": "A.", "mla": "A.", "in_text": "(A)", "footnote": "x"},
+              also_in=[AlsoIn(source_id="b", title="B", path="corpus/b.txt", section="", start=0, end=1,
+                              line_start=1, line_end=1, text="x", highlight={"start": 0, "end": 1})])
+    answer = Answer(question="q", abstained=False, reason=None, passages=[hit], signals={"p": 0.1})
+    d = answer.to_dict()
+    assert list(d) == ["question", "abstained", "outcome", "reason", "passages", "warnings", "notice", "mode"]
+    assert list(d["passages"][0])[:5] == ["rank", "score", "similarity", "label", "source_id"]
+    assert record_errors(json.loads(json.dumps(d))) == []
 
 
 def test_the_typed_signature_names_the_schema_fields():
@@ -50,7 +85,7 @@ def test_schema_rejects_what_the_contract_does_not_allow():
 
 @pytest.mark.model
 def test_cli_records_follow_the_schema(real_index_dir, real_embedder, monkeypatch, capsys):
-    monkeypatch.setattr("qa.serve.service.load_embedder", lambda: real_embedder)  # the real model, loaded once
+    monkeypatch.setattr("qa.live.load_embedder", lambda: real_embedder)  # the real model, loaded once
     questions = ["Who created interpersonal psychotherapy?", "What is the capital of France?",
                  "I have thought about suicide. Can IPT help?", "role disputes"]
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("\n".join(questions) + "\n"))

@@ -1,17 +1,23 @@
-"""A Searcher that follows the live build of the index while the page runs."""
+"""Open a ready-to-use searcher (`open_searcher`, the public entry point `from qa import open_searcher`): load
+the index, building it first when missing or stale, and follow later builds while it runs (LiveSearcher)."""
 
 from __future__ import annotations
 
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.errors import CorpusError, IndexProblem, IndexStale
+from qa.errors import CorpusError, IndexMissing, IndexProblem, IndexStale
+from qa.index.build import build_index
+from qa.index.embed import Embedder
 from qa.index.layout import build_dir_of
-from qa.index.load import load_index, stale_sources
+from qa.index.load import LoadedIndex, load_index, stale_sources
 from qa.ingest.corpus import corpus_fingerprint, read_manifest
+from qa.paths import default_corpus, default_index
+from qa.records import Answer
 from qa.search import Searcher
 from qa.settings import Settings
 
@@ -58,10 +64,10 @@ class LiveSearcher:
     them refusing at once. Only when no indexed source is left unchanged (or the corpus manifest cannot be
     read, or the caller chose only edited sources) is the question refused, with a one-line IndexStale.
 
-    A request that already holds the old Searcher finishes on it; the next one sees the new build. Any other
-    attribute (index, embedder, settings, ...) is that of the Searcher currently in use."""
+    A request that already holds the old Searcher finishes on it; the next one sees the new build. `index`,
+    `embedder` and `settings` are those of the Searcher in use; `current()` is that Searcher itself."""
 
-    def __init__(self, searcher, index_dir: str | os.PathLike, corpus_dir: str | os.PathLike,
+    def __init__(self, searcher: Searcher, index_dir: str | os.PathLike, corpus_dir: str | os.PathLike,
                  settings: Settings | None = None):
         self._index_dir = Path(index_dir).resolve()
         self._corpus_dir = Path(corpus_dir).resolve()
@@ -163,15 +169,62 @@ class LiveSearcher:
             a.warnings = [*a.warnings, s.note]
         return answers
 
-    def ask(self, question, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None):
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None) -> Answer:
+        """As Searcher.ask, on the build in use (see the class)."""
         s, chosen = self._prepare(sources)
         return self._noted(s, [s.searcher.ask(question, k=k, mode=mode, sources=chosen)])[0]
 
-    def ask_many(self, questions, k: int = 5, mode: str = "hybrid", sources: list[str] | None = None):
+    def ask_many(self, questions: list[str], k: int = 5, mode: str = "hybrid",
+                 sources: list[str] | None = None) -> list[Answer]:
+        """As Searcher.ask_many, on the build in use (see the class)."""
         s, chosen = self._prepare(sources)
         return self._noted(s, s.searcher.ask_many(questions, k=k, mode=mode, sources=chosen))
 
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.current(), name)
+    @property
+    def index(self) -> LoadedIndex:
+        return self.served().searcher.index
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.served().searcher.embedder
+
+    @property
+    def settings(self) -> Settings:
+        return self.served().searcher.settings
+
+
+def load_embedder() -> Embedder:
+    """The bundled MiniLM through ONNX Runtime, without torch (tests replace this function to use a fake)."""
+    from qa.index.onnx_embed import OnnxEmbedder  # deferred: onnxruntime loads only with the model
+
+    return OnnxEmbedder()
+
+
+def open_searcher(
+    index_dir: str | os.PathLike | None = None,
+    corpus_dir: str | os.PathLike | None = None,
+    *,
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    rebuild: str = "auto",
+    say: Callable[[str], None] = say,
+) -> LiveSearcher:
+    """Load the index for `corpus_dir`. rebuild="auto": build a missing or stale index (saying so);
+    "never": raise IndexMissing/IndexStale instead. A corrupted index is always an error (IndexCorrupt),
+    so that damage is seen rather than silently papered over; `ipt-qa build --full` repairs it.
+    The searcher returned follows later builds and edits of the sources (LiveSearcher)."""
+    index_dir = Path(index_dir) if index_dir is not None else default_index()
+    corpus_dir = Path(corpus_dir) if corpus_dir is not None else default_corpus()
+    settings = settings or Settings()
+    embedder = embedder or load_embedder()
+    try:
+        index = load_index(index_dir, corpus_dir, settings=settings, model_sha256=embedder.weights_sha256)
+    except (IndexMissing, IndexStale) as e:
+        if rebuild != "auto":
+            raise
+        say(f"{e.__class__.__name__.replace('Index', 'index ').lower()}: {e}")
+        say("building the index now ...")
+        report = build_index(corpus_dir, index_dir, embedder, settings)
+        say(report.summary())
+        index = load_index(index_dir, corpus_dir, settings=settings, model_sha256=embedder.weights_sha256)
+    return LiveSearcher(Searcher(index, embedder, settings), index_dir, corpus_dir, settings)
