@@ -88,12 +88,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def add_source(corpus_dir: str | os.PathLike, path: str | os.PathLike, *, url: str = "", title: str | None = None,
-               source_id: str | None = None, retrieved: str | None = None) -> Added:
-    """Add the local file `path` to the corpus (see the module docstring); the index is not rebuilt here."""
+               source_id: str | None = None, retrieved: str | None = None, provenance: str | None = None) -> Added:
+    """Add the local file `path` to the corpus (see the module docstring); the index is not rebuilt here.
+    `provenance` replaces the default one ("added with `ipt-qa add` from NAME")."""
     corpus_dir = Path(corpus_dir).resolve()
     path = Path(path)
     if not path.is_file():
-        raise CorpusError(f"{path}: no such file (ipt-qa add takes a local file, never an address); nothing was added")
+        raise CorpusError(f"{path}: no such file (give a local file, or an http(s):// address to fetch); "
+                          "nothing was added")
     if path.suffix.lower() not in SUFFIXES:
         raise CorpusError(f"{path}: {path.suffix or 'a file without a suffix'} is not supported; add .html, .htm, "
                           ".pdf, .md or .txt files; nothing was added")
@@ -148,7 +150,7 @@ def add_source(corpus_dir: str | os.PathLike, path: str | os.PathLike, *, url: s
     fields.update({k: v for k, v in got.meta.items() if k in ("author", "site", "published")})
     fields.update({"retrieved": retrieved, "original": f"{ORIGINALS}/{original.name}", "original_sha256": digest,
                    "extractor": got.extractor or "none (text stored as read)",
-                   "provenance": f"added with `ipt-qa add` from {path.name}"
+                   "provenance": (provenance or f"added with `ipt-qa add` from {path.name}")
                                  + (f" ({got.extractor})" if got.extractor else "")})
     manifest = corpus_dir / MANIFEST_NAME
     before = manifest.read_bytes()
