@@ -15,6 +15,8 @@ from qa.evaluate.gold import SPLITS, validate_gold_file
 from qa.index.build import build_index
 from qa.ingest.add import add_source, remove_source
 from qa.ingest.bankreport import coverage, report_lines
+from qa.ingest.commands import add_parsers, cmd_refresh, cmd_sources
+from qa.ingest.fetch import add_url, is_address
 from qa.paths import default_corpus, default_gold, default_index
 from qa.retrieve.query import MODES
 from qa.settings import MAX_K, MIN_K, k_problem
@@ -58,10 +60,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--full", action="store_true", help="re-embed everything instead of reusing vectors")
     _paths(b)
 
-    ad = sub.add_parser("add", help="add a local web page, PDF, Markdown or text file as a source, then build",
-                        description="Store PATH untouched under corpus/originals/, its text under corpus/, its "
-                                    "entry in corpus/sources.toml, and update the index. Local files only.")
-    ad.add_argument("path", type=Path, metavar="PATH", help="a .html, .htm, .pdf, .md or .txt file")
+    ad = sub.add_parser("add", help="add a web page, PDF, Markdown or text file (or its address) as a source, "
+                                    "then build",
+                        description="Store PATH (or what URL serves, fetched: http(s) only, at most 16 MiB and 5 "
+                                    "redirects) untouched under corpus/originals/, its text under corpus/, its "
+                                    "entry in corpus/sources.toml, and update the index.")
+    ad.add_argument("path", metavar="PATH|URL", help="a .html, .htm, .pdf, .md or .txt file, or an http(s) address")
     ad.add_argument("--url", default="", help="the address the file was saved from (recorded, never fetched)")
     ad.add_argument("--title", default=None, help="the source's title (default: the document's own)")
     ad.add_argument("--id", default=None, dest="source_id", help="the source id (default: made from the title)")
@@ -104,6 +108,7 @@ def parser() -> argparse.ArgumentParser:
                     help="list passages with fewer answerable questions than this (default: %(default)s)")
     _paths(bk)
 
+    add_parsers(sub, _paths)
     s = sub.add_parser("serve", help="launch the web page (same as python app.py)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     s.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
@@ -188,8 +193,11 @@ def cmd_build(args) -> int:
 
 
 def cmd_add(args) -> int:
-    added = add_source(args.corpus, args.path, url=args.url, title=args.title, source_id=args.source_id,
-                       retrieved=args.retrieved)
+    if is_address(args.path) and (args.url or args.retrieved):
+        return _fail("--url and --retrieved go with a local file: for an address, what was fetched is recorded")
+    added = (add_url(args.corpus, args.path, title=args.title, source_id=args.source_id) if is_address(args.path)
+             else add_source(args.corpus, args.path, url=args.url, title=args.title, source_id=args.source_id,
+                             retrieved=args.retrieved))
     try:
         report = build_index(args.corpus, args.index, live.load_embedder())
     except BaseException:
@@ -208,8 +216,12 @@ def cmd_add(args) -> int:
 def cmd_remove(args) -> int:
     deleted = remove_source(args.corpus, args.source_id)
     print(f"removed {args.source_id!r}" + (f" (deleted {', '.join(str(p) for p in deleted)})" if deleted else ""))
-    print(build_index(args.corpus, args.index, live.load_embedder()).summary())
+    print(_build(args))
     return 0
+
+
+def _build(args) -> str:
+    return build_index(args.corpus, args.index, live.load_embedder()).summary()
 
 
 def cmd_bank(args) -> int:
@@ -266,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         args.corpus = default_corpus()
     try:
         commands = {"ask": cmd_ask, "build": cmd_build, "add": cmd_add, "remove": cmd_remove, "eval": cmd_eval,
-                    "bank": cmd_bank, "serve": cmd_serve}
+                    "bank": cmd_bank, "serve": cmd_serve, "sources": cmd_sources,
+                    "refresh": lambda a: cmd_refresh(a, lambda: _build(a))}
         return commands[args.command](args)
     except QAError as e:
         return _fail(str(e))
