@@ -1,6 +1,7 @@
 """Text out of a local file for `ipt-qa add`: HTML through trafilatura (main text, boilerplate dropped, headings
 as `#` lines), PDF through pypdf (a `## Page N` heading before each page's text, so a citation can give the
-page), Markdown and plain text as they are. Local files only: nothing here opens a network connection."""
+page), Markdown and plain text as they are. Nothing here opens a network connection (qa/ingest/fetch.py
+fetches an address into a temporary file first)."""
 
 from __future__ import annotations
 
