@@ -17,6 +17,7 @@ def test_every_surface_takes_the_range_of_k_from_settings(monkeypatch, tiny_sear
     import app
     from qa.cli import main
     from qa.retrieve.query import QuestionError
+    from qa.serve.gradio_patches import checked_preprocess
     from qa.serve.inputs import whole_k
     from qa.serve.routes import BadRequest, parse_ask
 
@@ -35,7 +36,7 @@ def test_every_surface_takes_the_range_of_k_from_settings(monkeypatch, tiny_sear
     with pytest.raises(QuestionError, match="from 1 to 3, not 4"):
         whole_k(4)
     with pytest.raises(gr.Error, match="from 1 to 3, not 4"):  # the page's own wiring, in Gradio's words
-        app._gradio_error(whole_k)(4)
+        checked_preprocess(whole_k)(4)
     # The page's `show` asks with the k it was given, under the same rule (it clamped to 10 in silence).
     asked = []
     searcher = type("Recording", (), {"index": tiny_searcher.index,
