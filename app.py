@@ -216,8 +216,8 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
     _bound_every_route(demo)
     quiet_input_errors(demo)  # a value refused by Gradio is never written to the log (it is a question)
     # /healthz, /readyz and /api/v1/ask (qa/serve/routes.py), served beside the page by `launch`.
-    api_routes.attach(demo, searcher, corpus_dir or default_corpus(), concurrency=CONCURRENCY,
-                      queue_size=QUEUE_SIZE)
+    demo.ipt_routes = api_routes.routes(searcher, corpus_dir or default_corpus(),
+                                        concurrency=CONCURRENCY, queue_size=QUEUE_SIZE)
     return demo
 
 
@@ -235,12 +235,13 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
     prevent_thread_lock=True) go to `Blocks.launch`."""
     from starlette.middleware import Middleware
 
-    middleware = [*api_routes.middleware(demo), Middleware(ClosedRoutes), Middleware(BodyLimit)]
+    middleware = [Middleware(ClosedRoutes), Middleware(BodyLimit)]
     patch_gradio()  # qa/serve/gradio_patches.py
     limit_repeats()  # a client repeating one error cannot flood the log
     return demo.launch(server_name=host, server_port=port, share=False, enable_monitoring=False,
                        max_file_size="1mb", show_error=False, run_history=False, footer_links=["api", "settings"],
-                       theme=THEME, css=CSS, app_kwargs={"middleware": middleware},
+                       theme=THEME, css=CSS,
+                       app_kwargs={"middleware": middleware, "routes": getattr(demo, "ipt_routes", [])},
                        state_session_capacity=SESSION_CAPACITY, **kw)
 
 
