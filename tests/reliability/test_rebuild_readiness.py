@@ -1,5 +1,5 @@
 """Issue 21, items 1, 3 and 7: readiness and the JSON route of a served page (a LiveSearcher behind the real
-Routes middleware, as `ipt-qa serve` wires them) through the documented workflow: edit a source, then
+routes behind the body limit, as `ipt-qa serve` serves them) through the documented workflow: edit a source, then
 `ipt-qa build`. Tiny corpus, fake embedder: a few seconds, no model.
 """
 
