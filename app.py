@@ -46,8 +46,9 @@ from qa.serve import routes as api_routes  # noqa: E402
 from qa.serve.apitypes import AskRecord, as_record  # noqa: E402
 from qa.serve.batcher import AskBatcher  # noqa: E402
 from qa.serve.bodylimit import BodyLimit, ClosedRoutes  # noqa: E402
+from qa.serve.gradio_patches import checked_preprocess, patch_gradio, quiet_input_errors  # noqa: E402
 from qa.serve.inputs import source_ids, whole_k  # noqa: E402
-from qa.serve.quiet_inputs import quiet_input_errors  # noqa: E402
+from qa.serve.logrepeat import limit_repeats  # noqa: E402
 
 log = logging.getLogger("ipt-qa.app")
 
@@ -59,8 +60,8 @@ DEFAULT_PASSAGES = 5
 # cost, seen on /echo, is then the limit).
 CONCURRENCY = 4
 QUEUE_SIZE = 64
-# Browser sessions whose (small, see _keep_no_session_values) state Gradio keeps; older ones are dropped, which
-# this page, holding no gr.State, does not notice. Measured: about 45 KB each, so at most ~45 MB.
+# Browser sessions whose (small: gradio_patches.keep_no_session_values) state Gradio keeps; older ones are dropped,
+# which this page, holding no gr.State, does not notice. Measured: about 45 KB each, so at most ~45 MB.
 SESSION_CAPACITY = 1000
 # /ask: up to this many questions at once, embedded together (qa/serve/batcher.py; 1 = each on its own). Measured
 # with 32 concurrent gradio_clients (bench/RESULTS.md, Performance II); `python -m bench --only 2` measures it.
@@ -88,16 +89,6 @@ AFTER_ANSWER_JS = asset("after-answer.js")
 AFTER_CITE_JS = asset("after-cite.js")
 
 CSS = asset("page.css")
-
-
-def _gradio_error(check):
-    """`check` (qa/serve/inputs.py) for a Gradio preprocess step: its one-line QAError as a gr.Error."""
-    def checked(payload):
-        try:
-            return check(payload)
-        except QAError as e:
-            raise gr.Error(str(e), print_exception=False) from None
-    return checked
 
 
 def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Blocks:
@@ -199,7 +190,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
                                        elem_id="sources")
             # The choices are the sources at start; a source added and built since is searched too, so the ids
             # are checked against the index in use (show: one-line message) rather than against those choices.
-            sources.preprocess = _gradio_error(source_ids)  # type: ignore[method-assign]
+            sources.preprocess = checked_preprocess(source_ids)  # type: ignore[method-assign]
         with gr.Row(elem_id="answer-row"):
             with gr.Column(scale=3, elem_id="results-col"):
                 results = gr.HTML(page.message_html("Ask a question, or try one of the examples above."),
@@ -225,8 +216,8 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
     _bound_every_route(demo)
     quiet_input_errors(demo)  # a value refused by Gradio is never written to the log (it is a question)
     # /healthz, /readyz and /api/v1/ask (qa/serve/routes.py), served beside the page by `launch`.
-    api_routes.attach(demo, searcher, corpus_dir or default_corpus(), concurrency=CONCURRENCY,
-                      queue_size=QUEUE_SIZE)
+    demo.ipt_routes = api_routes.routes(searcher, corpus_dir or default_corpus(),
+                                        concurrency=CONCURRENCY, queue_size=QUEUE_SIZE)
     return demo
 
 
@@ -244,33 +235,14 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kw):
     prevent_thread_lock=True) go to `Blocks.launch`."""
     from starlette.middleware import Middleware
 
-    middleware = [*api_routes.middleware(demo), Middleware(ClosedRoutes), Middleware(BodyLimit)]
-    _keep_no_session_values()
+    middleware = [Middleware(ClosedRoutes), Middleware(BodyLimit)]
+    patch_gradio()  # qa/serve/gradio_patches.py
+    limit_repeats()  # a client repeating one error cannot flood the log
     return demo.launch(server_name=host, server_port=port, share=False, enable_monitoring=False,
                        max_file_size="1mb", show_error=False, run_history=False, footer_links=["api", "settings"],
-                       theme=THEME, css=CSS, app_kwargs={"middleware": middleware},
+                       theme=THEME, css=CSS,
+                       app_kwargs={"middleware": middleware, "routes": getattr(demo, "ipt_routes", [])},
                        state_session_capacity=SESSION_CAPACITY, **kw)
-
-
-def _keep_no_session_values() -> None:
-    """Gradio keeps, per browser session, a copy of every event's last inputs and outputs, only to rebuild a
-    page from a deep link (a route this page closes: qa/serve/bodylimit.py). With 10,000 sessions allowed and a
-    1 MB question each, that was ~1 MB per abandoned session. Keep none: a question about one's health
-    should not linger in the server either. (Skipped, with a warning, if Gradio no longer has the hook.)"""
-    from gradio import state_holder
-
-    update = getattr(state_holder.SessionState, "_update_value_in_config", None)
-    if update is None:
-        log.warning("gradio's SessionState has no _update_value_in_config; session values are kept")
-        return
-    if getattr(update, "keeps_nothing", False):
-        return
-
-    def keep_nothing(self, key, value):
-        return update(self, key, None)
-
-    setattr(keep_nothing, "keeps_nothing", True)  # noqa: B010 - a mark on a function object
-    setattr(state_holder.SessionState, "_update_value_in_config", keep_nothing)  # noqa: B010 - Gradio patch
 
 
 def main(host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None) -> None:

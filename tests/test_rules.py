@@ -17,8 +17,9 @@ def test_every_surface_takes_the_range_of_k_from_settings(monkeypatch, tiny_sear
     import app
     from qa.cli import main
     from qa.retrieve.query import QuestionError
+    from qa.serve.gradio_patches import checked_preprocess
     from qa.serve.inputs import whole_k
-    from qa.serve.routes import BadRequest, parse_ask
+    from qa.serve.routes import AskBody
 
     monkeypatch.setattr(settings, "MAX_K", 3)
     assert tiny_searcher.ask("alpha", k=3).question
@@ -26,16 +27,16 @@ def test_every_surface_takes_the_range_of_k_from_settings(monkeypatch, tiny_sear
         tiny_searcher.ask("alpha", k=4)
     assert main(["ask", "-k", "4", "alpha"]) == 2  # refused before any model is loaded
     assert "from 1 to 3, not 4" in capsys.readouterr().err
-    assert parse_ask(b'{"question": "alpha", "k": 3}', [])[1] == 3
+    assert AskBody.model_validate_json('{"question": "alpha", "k": 3}').k == 3
     # One rule on every route: 3.0 is 3 on /api/v1/ask as on the page's /ask (the JSON route refused it alone).
-    assert parse_ask(b'{"question": "alpha", "k": 3.0}', []) == ("alpha", 3, None)
-    with pytest.raises(BadRequest, match="from 1 to 3, not 4"):
-        parse_ask(b'{"question": "alpha", "k": 4}', [])
+    assert AskBody.model_validate_json('{"question": "alpha", "k": 3.0}').k == 3
+    with pytest.raises(ValueError, match="from 1 to 3, not 4"):
+        AskBody.model_validate_json('{"question": "alpha", "k": 4}')
     assert whole_k(3.0) == 3
     with pytest.raises(QuestionError, match="from 1 to 3, not 4"):
         whole_k(4)
     with pytest.raises(gr.Error, match="from 1 to 3, not 4"):  # the page's own wiring, in Gradio's words
-        app._gradio_error(whole_k)(4)
+        checked_preprocess(whole_k)(4)
     # The page's `show` asks with the k it was given, under the same rule (it clamped to 10 in silence).
     asked = []
     searcher = type("Recording", (), {"index": tiny_searcher.index,

@@ -3,13 +3,14 @@
 Gradio reads and parses a whole request before the question is cut to its length bound, so one 100 MB
 question cost 3 s and 243 MB of memory (RELIABILITY.md). This ASGI middleware refuses a body over the bound
 with 413 before it is read whole: at once when Content-Length says so, or as soon as a chunked body passes it.
-The rules for a request's body (check_declared_length, too_large, stalled) are also those of /api/v1/ask
-(qa/serve/routes.py), which answers them in JSON.
+It is the one body limit of every route: the page's and /api/v1/ask (qa/serve/routes.py), to which it
+answers in that API's JSON ({"error": "<one line>"}).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 # A question is cut to 1,000 characters; the web API still accepts a 1 MB one (and says it was cut), so the
@@ -92,15 +93,15 @@ class BodyLimit:
         self.read_timeout = read_timeout
 
     @staticmethod
-    async def _answer(send, status: int, text: str) -> None:
-        body = text.encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+    async def _refuse(scope, send, refused: BodyRefused) -> None:
+        if scope.get("path", "").startswith("/api/"):
+            kind, body = b"application/json", (json.dumps({"error": refused.message}) + "\n").encode()
+        else:
+            kind, body = b"text/plain; charset=utf-8", refused.message.encode()
+        await send({"type": "http.response.start", "status": refused.status,
+                    "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
-
-    async def _refuse(self, send, refused: BodyRefused) -> None:
-        await self._answer(send, refused.status, refused.message)
 
     async def __call__(self, scope, receive, send):
 
@@ -110,7 +111,7 @@ class BodyLimit:
             check_declared_length(scope.get("headers"), self.max_bytes)
         except BodyRefused as refused:
             await refuse_early(receive, refused)
-            return await self._refuse(send, refused)
+            return await self._refuse(scope, send, refused)
         received = 0
         started = answered = False
 
@@ -125,14 +126,14 @@ class BodyLimit:
             except TimeoutError:
                 if not started:
                     answered = True
-                    await self._refuse(send, stalled(self.read_timeout))
+                    await self._refuse(scope, send, stalled(self.read_timeout))
                 return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     if not started:
                         answered = True
-                        await self._refuse(send, too_large(self.max_bytes))
+                        await self._refuse(scope, send, too_large(self.max_bytes))
                     return {"type": "http.disconnect"}
             return message
 

@@ -10,19 +10,7 @@ import pytest
 from waiting import wait_for
 
 from qa.serve.backend import LocalBackend, Readiness, SearchBackend
-from qa.serve.routes import Routes
-
-
-async def _inner_app(scope, receive, send):
-    """Stands for Gradio: whatever the routes do not serve must reach it untouched."""
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
-    await send({"type": "http.response.start", "status": 299, "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": b"inner " + scope["path"].encode()})
+from qa.serve.routes import standalone
 
 
 @pytest.fixture
@@ -34,7 +22,7 @@ def backend(tiny_searcher, tiny_corpus):
 def client(backend):
     from starlette.testclient import TestClient
 
-    with TestClient(Routes(_inner_app, backend, concurrency=2, queue_size=2)) as c:
+    with TestClient(standalone(backend, concurrency=2, queue_size=2)) as c:
         yield c
 
 
@@ -80,9 +68,8 @@ def test_health_and_readiness_routes(client, backend):
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["status"] == "ready" and r.json()["build"] == backend.build_id
     assert client.head("/readyz").status_code == 200
-    assert client.post("/readyz").status_code == 405
-    r = client.get("/somewhere/else")  # everything else is Gradio's
-    assert (r.status_code, r.text) == (299, "inner /somewhere/else")
+    r = client.post("/readyz")
+    assert (r.status_code, r.json(), r.headers["allow"]) == (405, {"error": "use GET"}, "GET, HEAD")
 
 
 def test_ask_returns_the_cli_json_record(client, tiny_searcher):
@@ -145,7 +132,7 @@ def test_not_ready_means_503_with_the_reason(tiny_searcher, tiny_corpus):
         def readiness(self):
             return Readiness(False, "the corpus changed since build x (a.txt edited)", "x")
 
-    with TestClient(Routes(_inner_app, Down(tiny_searcher, tiny_corpus))) as c:
+    with TestClient(standalone(Down(tiny_searcher, tiny_corpus))) as c:
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json()["reason"].startswith("the corpus changed")
         r = c.post("/api/v1/ask", json={"question": "alpha"})
@@ -166,7 +153,7 @@ def test_overflow_beyond_the_queue_bound_gets_429(tiny_searcher, tiny_corpus):
             return super().ask(*a, **kw)
 
     # One answering, one waiting: the third question at once is refused rather than queued without bound.
-    routes = Routes(_inner_app, Slow(tiny_searcher, tiny_corpus), concurrency=1, queue_size=1)
+    routes = standalone(Slow(tiny_searcher, tiny_corpus), concurrency=1, queue_size=1)
     with TestClient(routes) as c:
         out = []
 
@@ -177,7 +164,7 @@ def test_overflow_beyond_the_queue_bound_gets_429(tiny_searcher, tiny_corpus):
         for t in threads:
             t.start()
         assert started.acquire(timeout=10)
-        wait_for(lambda: routes._admitted == 2, "the second question to wait for the one thread")
+        wait_for(lambda: routes.state.ask_routes.admitted == 2, "the second question to wait for the one thread")
         r = c.post("/api/v1/ask", json={"question": "alpha"})
         assert r.status_code == 429 and r.headers["retry-after"] == "1" and "try again" in r.json()["error"]
         release.set()
@@ -185,3 +172,38 @@ def test_overflow_beyond_the_queue_bound_gets_429(tiny_searcher, tiny_corpus):
             t.join(30)
         assert [x.status_code for x in out] == [200, 200]
         assert c.post("/api/v1/ask", json={"question": "alpha"}).status_code == 200
+
+
+def test_an_unexpected_failure_is_500_in_one_line_without_the_question(tiny_searcher, tiny_corpus, caplog):
+    from starlette.testclient import TestClient
+
+    class Broken(LocalBackend):
+        def ask(self, *a, **kw):
+            raise RuntimeError("boom")
+
+    with TestClient(standalone(Broken(tiny_searcher, tiny_corpus))) as c:
+        r = c.post("/api/v1/ask", json={"question": "quokka-private alpha"})
+    assert r.status_code == 500 and r.json() == {"error": "something went wrong while answering; please try again"}
+    assert "quokka-private" not in caplog.text and "boom" in caplog.text
+
+
+def test_the_page_serves_the_routes_and_their_openapi_description(tiny_searcher, tiny_corpus):
+    """The routes are FastAPI routes in Gradio's own app: beside the page, described for client generators."""
+    import urllib.request
+
+    from app_support import serve
+
+    with serve(tiny_searcher, tiny_corpus) as url:
+        with urllib.request.urlopen(url + "/healthz", timeout=30) as r:
+            assert json.loads(r.read()) == {"status": "ok"}
+        with urllib.request.urlopen(url + "/api/v1/openapi.json", timeout=30) as r:
+            spec = json.loads(r.read())
+        with urllib.request.urlopen(url + "/", timeout=30) as r:  # the page is still Gradio's
+            assert r.status == 200 and "text/html" in r.headers["content-type"]
+    ask = spec["paths"]["/api/v1/ask"]["post"]
+    ref = ask["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    body = spec["components"]["schemas"][ref]
+    assert set(body["properties"]) == {"question", "k", "sources"} and body["required"] == ["question"]
+    assert body["additionalProperties"] is False
+    assert (body["properties"]["k"]["minimum"], body["properties"]["k"]["maximum"]) == (1, 50)
+    assert set(spec["paths"]) == {"/healthz", "/readyz", "/api/v1/ask"}

@@ -1,6 +1,7 @@
-"""Issue 21, items 5 and 6: POST /api/v1/ask (qa/serve/routes.py) answers a body that stalls with 408 and a
-deeply nested one with 400, instead of waiting for ever or answering 500 (RecursionError). The Routes
-middleware driven as ASGI (the stall needs a body that never finishes, which an HTTP client will not send)
+"""Issue 21, items 5 and 6: POST /api/v1/ask (qa/serve/routes.py behind qa/serve/bodylimit.py) answers a body
+that stalls with 408 and a
+deeply nested one with 400, instead of waiting for ever or answering 500 (RecursionError). The routes
+driven as ASGI (the stall needs a body that never finishes, which an HTTP client will not send)
 and through Starlette's TestClient; tiny corpus, fake embedder."""
 
 from __future__ import annotations
@@ -11,17 +12,7 @@ import json
 import pytest
 
 from qa.serve.backend import LocalBackend
-from qa.serve.routes import Routes
-
-
-async def _not_here(scope, receive, send):
-    if scope["type"] == "lifespan":  # Starlette's TestClient starts and stops the app
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
-    raise AssertionError(f"{scope.get('path')} reached the inner app")
+from qa.serve.routes import standalone
 
 
 def _ask_scope(length: int) -> dict:
@@ -31,8 +22,7 @@ def _ask_scope(length: int) -> dict:
 
 def test_a_body_that_stalls_gets_408_and_the_connection_closes(tiny_searcher, tiny_corpus):
     """Before: 11 of 100 announced bytes, then silence, held the request (and its descriptor) for ever."""
-    routes = Routes(_not_here, LocalBackend(tiny_searcher, tiny_corpus))
-    routes.read_timeout = 0.3
+    routes = standalone(LocalBackend(tiny_searcher, tiny_corpus), read_timeout=0.3)
     sent: list[dict] = []
 
     async def receive():
@@ -62,7 +52,7 @@ def test_deeply_nested_json_gets_400_in_one_line(tiny_searcher, tiny_corpus, dep
     body = {"list": "[" * depth + "]" * depth,
             "object": '{"a":' * depth + "1" + "}" * depth,
             "in_sources": '{"question": "Who created IPT?", "sources": ' + "[" * depth + "]" * depth + "}"}[shape]
-    with TestClient(Routes(_not_here, LocalBackend(tiny_searcher, tiny_corpus)), raise_server_exceptions=False) as c:
+    with TestClient(standalone(LocalBackend(tiny_searcher, tiny_corpus)), raise_server_exceptions=False) as c:
         r = c.post("/api/v1/ask", content=body.encode())
         assert r.status_code == 400, r.text[:300]
         assert r.json()["error"].startswith("the body nests JSON too deeply") and "\n" not in r.json()["error"]

@@ -1,5 +1,5 @@
 """Issue 21, items 1, 3 and 7: readiness and the JSON route of a served page (a LiveSearcher behind the real
-Routes middleware, as `ipt-qa serve` wires them) through the documented workflow: edit a source, then
+routes behind the body limit, as `ipt-qa serve` serves them) through the documented workflow: edit a source, then
 `ipt-qa build`. Tiny corpus, fake embedder: a few seconds, no model.
 """
 
@@ -16,22 +16,11 @@ from qa import open_searcher
 from qa.errors import IndexStale
 from qa.index.build import build_index
 from qa.serve.backend import LocalBackend
-from qa.serve.routes import Routes
+from qa.serve.routes import standalone
 from qa.settings import Settings
 
 SETTINGS = Settings(abstain=False)  # the fake embedder's cosines are not MiniLM's
 QUESTION = "Who created IPT?"
-
-
-async def _inner_app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
-    await send({"type": "http.response.start", "status": 404, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
 
 
 @pytest.fixture
@@ -42,7 +31,7 @@ def served(tiny_corpus, tmp_path, fake_embedder):
     index = tmp_path / "index"
     build_index(tiny_corpus, index, fake_embedder, SETTINGS)
     searcher = open_searcher(index, tiny_corpus, settings=SETTINGS, embedder=fake_embedder, rebuild="never")
-    with TestClient(Routes(_inner_app, LocalBackend(searcher, tiny_corpus))) as client:
+    with TestClient(standalone(LocalBackend(searcher, tiny_corpus))) as client:
         yield index, searcher, client
 
 

@@ -193,12 +193,12 @@ def _refusal(middleware, content_length: bytes, body: bytes) -> tuple[list[dict]
 def _middlewares():
     """The page's body limit (Gradio's routes) and /api/v1/ask's, neither reaching an endpoint."""
     from qa.serve.bodylimit import BodyLimit
-    from qa.serve.routes import Routes
+    from qa.serve.routes import standalone
 
     async def endpoint(scope, receive, send):
         raise AssertionError("a refused request reached the endpoint")
 
-    return {"page": BodyLimit(endpoint), "api": Routes(endpoint, backend=None)}
+    return {"page": BodyLimit(endpoint), "api": standalone(backend=None)}
 
 
 @pytest.mark.parametrize("which", ["page", "api"])
