@@ -157,6 +157,10 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         question = str(getattr(evt, "question", ""))
         return (question, *show(question, k, sources))
 
+    def show_linked(question: str, k: float, sources: list[str]):
+        """A page opened from a shared link (?q=..., read by static/linked.js) answers it; else nothing to do."""
+        return (question, *show(question, k, sources)) if (question or "").strip() else (gr.skip(),) * 3
+
     def open_source(evt: gr.EventData) -> str:
         """The source view for a clicked citation; the span arrives from the browser, so it is checked."""
         doc = docs.get(str(getattr(evt, "source", "")))
@@ -213,6 +217,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         seen = gr.Textbox(follower.seen(), visible=False)  # the lists follow the build (qa/present/follow.py)
         gr.on([demo.load, results.change, options.expand], follower.follow, [sources, seen], [sources, menu, seen],
               api_visibility="private", show_progress="hidden")
+        demo.load(show_linked, inputs, [question, results, source], js=asset("linked.js"), api_visibility="private")
         gr.HTML(page.privacy_html(), js_on_load=None, elem_id="privacy")  # footer: questions are not stored
         results.cite(open_source, None, source, api_visibility="private").then(
             fn=None, js=AFTER_CITE_JS, api_visibility="private")
