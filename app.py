@@ -39,8 +39,8 @@ from qa import open_searcher  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.paths import default_corpus  # noqa: E402
 from qa.present import page, source_view, suggest  # noqa: E402
-from qa.present.askmenu import AskMenu  # noqa: E402
 from qa.present.assets import asset  # noqa: E402
+from qa.present.follow import PageFollower, source_choices  # noqa: E402
 from qa.present.sources import LiveDocs  # noqa: E402
 from qa.serve import routes as api_routes  # noqa: E402
 from qa.serve.apitypes import AskRecord, as_record  # noqa: E402
@@ -94,8 +94,8 @@ CSS = asset("page.css")
 def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Blocks:
     """The page and its API endpoints for one searcher (not launched; see `launch`)."""
     docs = LiveDocs(searcher, corpus_dir)
-    source_choices = [(info.title, sid) for sid, info in searcher.index.sources.items()]
-    all_ids = [sid for _, sid in source_choices]
+    choices = source_choices(searcher)
+    all_ids = [sid for _, sid in choices]
     batcher = AskBatcher(searcher, max_batch=ASK_BATCH)
 
     def ask(question: str = "", k: int = DEFAULT_PASSAGES, sources: list[str] | None = None) -> AskRecord:
@@ -148,6 +148,10 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         question = str(getattr(evt, "question", ""))
         return (question, *show(question, k, sources))
 
+    def show_linked(question: str, k: float, sources: list[str]):
+        """A page opened from a shared link (?q=..., read by static/linked.js) answers it; else nothing to do."""
+        return (question, *show(question, k, sources)) if (question or "").strip() else (gr.skip(),) * 3
+
     def open_source(evt: gr.EventData) -> str:
         """The source view for a clicked citation; the span arrives from the browser, so it is checked."""
         doc = docs.get(str(getattr(evt, "source", "")))
@@ -162,12 +166,7 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
             return page.message_html("That citation could not be opened.", "error")
         return source_view.source_html(doc, start, end, hl_start, hl_end)
 
-    ask_menu = AskMenu(searcher)
-
-    def source_list():
-        """A page opened after `ipt-qa add` or `remove` lists the sources of the build answering now."""
-        now = [(info.title, sid) for sid, info in searcher.index.sources.items()]
-        return gr.skip() if now == source_choices else gr.update(choices=now, value=[sid for _, sid in now])
+    follower = PageFollower(searcher)
 
     with gr.Blocks(title="IPT passage assistant", analytics_enabled=False) as demo:
         gr.HTML(f'<div class="ipt-header"><h1>IPT passage assistant</h1>{page.disclaimer_html(len(all_ids))}</div>',
@@ -182,11 +181,11 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         examples = gr.HTML(f'<div class="ipt-try"><span class="ipt-try-label">Try:</span>'
                            f"{page.example_buttons_html(page.EXAMPLE_QUESTIONS[:5])}</div>",
                            js_on_load=EXAMPLES_JS, elem_id="examples")
-        menu = gr.HTML(ask_menu.html(), js_on_load=EXAMPLES_JS, elem_id="ask-menu")
-        with gr.Accordion("Options: number of passages, sources to search", open=False), gr.Row():
+        menu = gr.HTML(follower.menu_html(follower.build()), js_on_load=EXAMPLES_JS, elem_id="ask-menu")
+        with gr.Accordion("Options: number of passages, sources to search", open=False) as options, gr.Row():
             k = gr.Slider(1, MAX_PASSAGES, value=DEFAULT_PASSAGES, step=1, label="Number of passages",
                           elem_id="k")
-            sources = gr.CheckboxGroup(choices=source_choices, value=all_ids, label="Sources to search",
+            sources = gr.CheckboxGroup(choices=choices, value=all_ids, label="Sources to search",
                                        elem_id="sources")
             # The choices are the sources at start; a source added and built since is searched too, so the ids
             # are checked against the index in use (show: one-line message) rather than against those choices.
@@ -206,8 +205,10 @@ def build_demo(searcher, corpus_dir: str | os.PathLike | None = None) -> gr.Bloc
         for area in (examples, results, menu):
             area.example(show_example, [k, sources], [question, results, source],
                          api_visibility="private").then(**after_answer)
-        demo.load(source_list, None, sources, api_visibility="private")
-        demo.load(lambda: ask_menu.changed() or gr.skip(), None, menu, api_visibility="private", show_progress="hidden")
+        seen = gr.Textbox(follower.seen(), visible=False)  # the lists follow the build (qa/present/follow.py)
+        gr.on([demo.load, results.change, options.expand], follower.follow, [sources, seen], [sources, menu, seen],
+              api_visibility="private", show_progress="hidden")
+        demo.load(show_linked, inputs, [question, results, source], js=asset("linked.js"), api_visibility="private")
         gr.HTML(page.privacy_html(), js_on_load=None, elem_id="privacy")  # footer: questions are not stored
         results.cite(open_source, None, source, api_visibility="private").then(
             fn=None, js=AFTER_CITE_JS, api_visibility="private")

@@ -4,7 +4,6 @@ question bank of the build being served), by source and section, each a button t
 
 from __future__ import annotations
 
-from qa.present import suggest
 from qa.present.page import esc, example_buttons_html
 
 MenuGroups = list[tuple[str, list[tuple[str, list[str]]]]]
@@ -31,18 +30,3 @@ def ask_menu_html(groups: MenuGroups) -> str:
     parts.append("</details>")
     return "".join(parts)
 
-
-class AskMenu:
-    """The list for the build a live searcher answers from now (a rebuild may have changed the bank)."""
-
-    def __init__(self, searcher):
-        self.searcher = searcher
-        self.build = None
-
-    def html(self) -> str:
-        self.build = self.searcher.index.directory
-        return ask_menu_html(suggest.menu(self.searcher.index))
-
-    def changed(self) -> str | None:
-        """The list anew when the build changed since the last `html()`, else None (the page keeps its own)."""
-        return None if self.searcher.index.directory == self.build else self.html()

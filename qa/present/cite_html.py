@@ -28,6 +28,13 @@ def cite_block_html(citation: dict) -> str:
             '<p class="ipt-copied" role="status" aria-live="polite"></p></details>')
 
 
+def share_html(question: str) -> str:
+    """"Copy link" beside "You asked": static/results.js copies this page's address with `?q=` and the question,
+    which, opened, asks it again (a link to send to a study group; the question is then in the address)."""
+    return (f'<div class="ipt-share"><button type="button" class="ipt-copy" data-link="{_esc(question)}">Copy link'
+            '</button><span class="ipt-copied" role="status" aria-live="polite"></span></div>')
+
+
 def suggestions_html(questions: list[str], title: str = "The sources also answer") -> str:
     """Questions taken from the sources, as buttons that ask them ("" when there are none)."""
     if not questions:

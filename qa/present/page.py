@@ -3,8 +3,7 @@
 Everything that comes from outside this module (the question, source text, titles, sections, addresses) goes
 through `html.escape` before it is placed in markup: `gr.HTML` does not sanitise what it is given. The
 markup carries no scripts or inline event handlers; the page's one script (in app.py) listens for clicks on
-the `data-*` buttons rendered here. The source view is in qa/present/source_view.py.
-"""
+the `data-*` buttons rendered here. The source view is in qa/present/source_view.py."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import re
 from urllib.parse import urlsplit
 
 from qa.judge.searchable import NO_KNOWN_WORDS, NO_WORDS
-from qa.present.cite_html import cite_block_html, suggestions_html
+from qa.present.cite_html import cite_block_html, share_html, suggestions_html
 from qa.records import Answer, Hit, Span
 from qa.retrieve.language import looks_non_english
 
@@ -283,7 +282,8 @@ def answer_html(answer: Answer, suggestions: list[str] | None = None, sources: i
     parts = []
     if answer.notice:
         parts.append(notice_html(answer.notice))
-    parts.append(asked_html(answer.question))
+    share = "" if answer.notice else share_html(answer.question)  # no link to a crisis notice
+    parts.append(f'<div class="ipt-asked-row">{asked_html(answer.question)}{share}</div>')
     parts.extend(warning_html(w) for w in answer.warnings)
     if answer.abstained or not answer.passages:
         parts.append(abstention_html(answer, suggestions or EXAMPLE_QUESTIONS, sources))

@@ -438,3 +438,69 @@ def test_phone_polish_long_question_also_in_rows_and_source_first_line(visit, ax
         return top - line.getBoundingClientRect().top;
     }""")
     assert first_cut <= 1, f"the source view's first visible line is cut by {first_cut:.0f} px under its header"
+
+
+# -- an open page follows the build; a link to a question (issue 30, items 13 and 14) -------------------------
+
+
+def test_open_page_follows_an_added_source_keeping_the_ticks(browser, tiny_corpus, tmp_path, fake_embedder):
+    """After a source is added and built, a page opened before lists it (ticked) with its next answer."""
+    from playwright.sync_api import expect
+
+    from qa import open_searcher
+    from qa.index.build import build_index
+    from qa.settings import Settings
+
+    settings, index = Settings(abstain=False), tmp_path / "index"
+    build_index(tiny_corpus, index, fake_embedder, settings)
+    searcher = open_searcher(index, tiny_corpus, settings=settings, embedder=fake_embedder, rebuild="never")
+    with serve(searcher, tiny_corpus) as address:
+        page = shots.DESKTOP.context(browser).new_page()
+        page.set_default_timeout(shots.TIMEOUT)
+        page.goto(address)
+        page.get_by_text("Options: number of passages").click()
+        boxes = page.locator("#sources")
+        expect(boxes.get_by_label("Beta guide")).to_be_checked()
+        boxes.get_by_label("Beta guide").uncheck()
+        expect(boxes.get_by_label("Gamma handbook")).to_have_count(0)
+
+        (tiny_corpus / "gamma.txt").write_text("Gamma handbook\n\nIPT works on grief, role disputes and role "
+                                               "transitions over twelve to sixteen weeks.\n", encoding="utf-8")
+        with (tiny_corpus / "sources.toml").open("a", encoding="utf-8") as f:
+            f.write('\n[[source]]\nid = "gamma"\ntitle = "Gamma handbook"\nfile = "gamma.txt"\n')
+        build_index(tiny_corpus, index, fake_embedder, settings)
+
+        shots.ask(page, "How long does IPT last?")
+        expect(boxes.get_by_label("Gamma handbook")).to_be_checked()  # new to the page: searched
+        expect(boxes.get_by_label("Beta guide")).not_to_be_checked()  # the learner's choice stays
+        expect(boxes.get_by_label("Alpha notes on IPT")).to_be_checked()
+        page.context.close()
+
+
+def test_a_link_to_a_question_answers_it_and_copy_link_gives_that_link(visit, url, real_searcher, axe):
+    from playwright.sync_api import expect
+
+    page = visit(shots.DESKTOP)
+    page.goto(f"{url}/?q=who+created+ipt")
+    expect(page.locator("#results .ipt-asked q")).to_have_text("who created ipt")
+    expect(page.locator("#question textarea")).to_have_value("who created ipt")
+    expected = real_searcher.ask("who created ipt").passages[0]
+    expect(page.locator("#results .ipt-card").first.locator(".ipt-passage")).to_contain_text(expected.text[:40])
+    shots.settled(page)
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    shots.ask(page, shots.QUESTION)
+    share = page.locator("#results .ipt-share")
+    share.locator("button[data-link]").focus()
+    page.keyboard.press("Enter")
+    expect(share.locator("[role=status]")).to_have_text("Link copied.")
+    link = page.evaluate("navigator.clipboard.readText()")
+    assert link.startswith(f"{url}/?q=")
+    assert_accessible(page, axe)
+
+    other = visit(shots.PHONE)
+    other.goto(link)
+    expect(other.locator("#results .ipt-asked q")).to_have_text(shots.QUESTION)
+    first = real_searcher.ask(shots.QUESTION).passages[0]
+    expect(other.locator("#results .ipt-card").first.locator(".ipt-passage")).to_contain_text(first.text[:40])
+    assert_accessible(other, axe)

@@ -11,7 +11,25 @@ const copyText = (node) => {
   try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
   return ok;
 };
+// "Copy link" copies this page's address with ?q= and the answer's question (the page opened so asks it).
+const copyLink = (button) => {
+  const address = new URL(window.location.pathname, window.location.origin);
+  address.searchParams.set('q', button.dataset.link);
+  const status = button.closest('.ipt-share').querySelector('.ipt-copied');
+  const fallback = () => {
+    status.textContent = address.href;
+    if (copyText(status)) { status.textContent = 'Link copied.'; return; }
+    status.textContent = `Select the link and copy it: ${address.href}`;
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(address.href).then(() => { status.textContent = 'Link copied.'; }, fallback);
+  } else {
+    fallback();
+  }
+};
 element.addEventListener('click', (event) => {
+  const link = event.target.closest('button[data-link]');
+  if (link) { copyLink(link); return; }
   const copy = event.target.closest('button[data-copy]');
   if (copy) {
     const node = copy.closest('.ipt-ref').querySelector('.ipt-ref-text');
