@@ -81,9 +81,12 @@ def front_token(port: int) -> str | None:
         return None
 
 
+# 30 s, not 5: a replica that supervisord restarts comes back within seconds (ONNX, issue 29), and a learner
+# whose page moved to another replica while it was down would have the next question's queue join on one
+# replica and its event stream on the other (affinity by address) if it came back into the rotation at once.
 def replicas_conf(ports: list[int]) -> str:
     return "# written by deploy/replicas.py: one line per replica\n" + "".join(
-        f"server {HOST}:{p} max_fails=1 fail_timeout=5s;\n" for p in ports)
+        f"server {HOST}:{p} max_fails=1 fail_timeout=30s;\n" for p in ports)
 
 
 def nginx_conf(listen_port: int, token: str, template: str | None = None) -> str:
