@@ -17,9 +17,10 @@ import socket
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from loopback import QuietHTTPServer
 from rel_support import ROOT, free_port
 from waiting import wait_for
 
@@ -55,7 +56,7 @@ def proxy(tmp_path_factory):
     spec.loader.exec_module(mod)
     run = tmp_path_factory.mktemp("proxy")
     (run / "tmp").mkdir()
-    app = ThreadingHTTPServer(("127.0.0.1", 0), App)
+    app = QuietHTTPServer(("127.0.0.1", 0), App)
     threading.Thread(target=app.serve_forever, daemon=True).start()
     port = free_port()
     conf = mod.nginx_conf(port, "t0ken")
