@@ -172,11 +172,22 @@ def add_source(corpus_dir: str | os.PathLike, path: str | os.PathLike, *, url: s
     return Added(source_id, title, text_file, original, got.extractor, len(passages))
 
 
-def _blocks(text: str) -> list[tuple[int, int]]:
-    """(start, end) line ranges of each top-level table in a TOML text (`[[source]]`, `[topic]`, ...)."""
+
+
+def source_block(text: str, source_id: str) -> tuple[int, int] | None:
+    """(start, end) line range of the `[[source]]` table whose id is `source_id` in a manifest's text, or None."""
     lines = text.split("\n")
     heads = [i for i, line in enumerate(lines) if re.match(r"\s*\[", line)]
-    return [(a, b) for a, b in zip(heads, [*heads[1:], len(lines)], strict=True)]
+    for a, b in zip(heads, [*heads[1:], len(lines)], strict=True):
+        if lines[a].strip() != "[[source]]":
+            continue
+        try:
+            entry = tomllib.loads("\n".join(lines[a:b]))["source"][0]
+        except (tomllib.TOMLDecodeError, KeyError, IndexError):
+            continue
+        if entry.get("id") == source_id:
+            return a, b
+    return None
 
 
 def remove_source(corpus_dir: str | os.PathLike, source_id: str) -> list[Path]:
@@ -193,21 +204,14 @@ def remove_source(corpus_dir: str | os.PathLike, source_id: str) -> list[Path]:
     manifest = corpus_dir / MANIFEST_NAME
     text = manifest.read_text(encoding="utf-8")
     lines = text.split("\n")
-    for a, b in _blocks(text):
-        if lines[a].strip() != "[[source]]":
-            continue
-        try:
-            table = tomllib.loads("\n".join(lines[a:b]))
-        except tomllib.TOMLDecodeError:
-            continue
-        if table.get("source", [{}])[0].get("id") == source_id:
-            while b > a and (not lines[b - 1].strip() or lines[b - 1].lstrip().startswith("#")):
-                b -= 1  # comments just above the next table belong to it
-            kept = "\n".join(lines[:a] + lines[b:]).rstrip("\n") + "\n"
-            break
-    else:
+    found = source_block(text, source_id)
+    if found is None:
         raise CorpusError(f"{manifest}: the entry of {source_id!r} could not be found as a [[source]] table; "
                           "remove it by hand")
+    a, b = found
+    while b > a and (not lines[b - 1].strip() or lines[b - 1].lstrip().startswith("#")):
+        b -= 1  # comments just above the next table belong to it
+    kept = "\n".join(lines[:a] + lines[b:]).rstrip("\n") + "\n"
     remaining = tomllib.loads(kept).get("source", [])
     if [e.get("id") for e in remaining] != [e["id"] for e in entries if e["id"] != source_id]:
         raise CorpusError(f"{manifest}: removing {source_id!r} would change other entries; remove it by hand")

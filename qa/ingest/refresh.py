@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.errors import CorpusError
-from qa.ingest.add import MIN_WORDS, ORIGINALS, _blocks, _write_atomic, toml_string
+from qa.ingest.add import MIN_WORDS, ORIGINALS, _write_atomic, source_block, toml_string
 from qa.ingest.banks import BankRow, load_bank
 from qa.ingest.corpus import MANIFEST_NAME, Source, read_corpus, read_manifest, same_text_key
 from qa.ingest.extract import extract
@@ -79,15 +79,9 @@ def set_fields(corpus_dir: Path, source_id: str, fields: dict[str, str]) -> None
     manifest = corpus_dir / MANIFEST_NAME
     text = manifest.read_text(encoding="utf-8")
     lines = text.split("\n")
-    for a, b in _blocks(text):
-        if lines[a].strip() != "[[source]]":
-            continue
-        try:
-            entry = tomllib.loads("\n".join(lines[a:b]))["source"][0]
-        except (tomllib.TOMLDecodeError, KeyError, IndexError):
-            continue
-        if entry.get("id") != source_id:
-            continue
+    found = source_block(text, source_id)
+    if found is not None:
+        a, b = found
         block = lines[a:b]
         end = max(i for i, line in enumerate(block) if line.strip() and not line.lstrip().startswith("#")) + 1
         for key, value in fields.items():
@@ -100,10 +94,10 @@ def set_fields(corpus_dir: Path, source_id: str, fields: dict[str, str]) -> None
         kept = "\n".join(lines[:a] + block + lines[b:])
         after = tomllib.loads(kept).get("source", [])
         before = tomllib.loads(text).get("source", [])
-        if after != [e | fields if e.get("id") == source_id else e for e in before]:
-            break  # a value over several lines, say: the edit would not be exactly the one asked for
-        _write_atomic(manifest, kept.encode("utf-8"))
-        return
+        # A value over several lines, say, would make the edit other than the one asked for: refused below.
+        if after == [e | fields if e.get("id") == source_id else e for e in before]:
+            _write_atomic(manifest, kept.encode("utf-8"))
+            return
     raise CorpusError(f"{manifest}: the entry of {source_id!r} cannot be updated line by line; edit it by hand")
 
 
